@@ -1,0 +1,45 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Each builds .venv on first use (and again when pyproject.toml changes).
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# Jupyter and IPython keep their state inside the project, never in $HOME.
+export JUPYTER_CONFIG_DIR  := $(CURDIR)/.jupyter/config
+export JUPYTER_DATA_DIR    := $(CURDIR)/.jupyter/data
+export JUPYTER_RUNTIME_DIR := $(CURDIR)/.jupyter/runtime
+export IPYTHONDIR          := $(CURDIR)/.jupyter/ipython
+export MPLCONFIGDIR        := $(CURDIR)/.jupyter/matplotlib
+export MPLBACKEND          := Agg
+# nbgrader runs alembic by name when it makes a gradebook.
+export PATH                := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: demo test bench lab venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@mkdir -p $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR) $(IPYTHONDIR) $(MPLCONFIGDIR)
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (backprop course)" >/dev/null
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m backprop.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m backprop.bench
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=release --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+clean:
+	rm -rf $(VENV) .jupyter .pytest_cache .hypothesis out build *.egg-info

@@ -1,0 +1,1 @@
+"""What hidden tests call: the finite-difference oracle and the diagnosis of common mistakes."""

@@ -1,0 +1,1 @@
+"""backprop: the course's reference NumPy implementation of backpropagation."""
