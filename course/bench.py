@@ -86,7 +86,7 @@ def training_step_vs_torch(repeats: int, lr: float = 0.01) -> tuple[float, float
         loss = torch.nn.functional.cross_entropy(torch_net(X_t), y_t)
         loss.backward()
         optimizer.step()
-        return loss
+        return loss.detach()
 
     # Same start, same step: the losses of the first step agree, so the two do the same work.
     ours_loss, theirs_loss = our_step(), float(torch_step())

@@ -213,14 +213,20 @@ def test_plain_numbers_on_either_side(x):
         out = expr(v)
         assert isinstance(out, Value)
         out.backward()
-        assert out.data == pytest.approx(value, rel=1e-14)
-        assert v.grad == pytest.approx(slope, rel=1e-14)
+        assert out.data == pytest.approx(value, rel=1e-14, abs=0)
+        assert v.grad == pytest.approx(slope, rel=1e-14, abs=0)
 
 
-def test_numpy_scalars_on_the_left_give_values():
+def test_numpy_scalars_on_the_left_and_object_arrays_of_values():
     v = Value(2.0)
     for out in (np.float64(3.0) * v, np.float64(1.0) - v, np.int64(4) / v):
         assert isinstance(out, Value)
+    xs = np.array([Value(1.0), Value(-2.0), Value(0.5)])
+    w = np.array([0.5, -1.0, 4.0])
+    y = w @ xs  # NumPy sums the Values elementwise: a Value comes out
+    assert isinstance(y, Value) and y.data == pytest.approx(4.5)
+    y.backward()
+    assert [x.grad for x in xs] == list(w)
 
 
 def test_sum_of_values_works():
@@ -255,8 +261,8 @@ def test_node_used_in_three_places(x):
     out.backward()
     t = math.tanh(3 * x)
     du = 2 * (3 * x) + (1 - t * t) + 1
-    assert u.grad == pytest.approx(du, rel=1e-12)
-    assert v.grad == pytest.approx(3 * du, rel=1e-12)
+    assert u.grad == pytest.approx(du, rel=1e-12, abs=0)
+    assert v.grad == pytest.approx(3 * du, rel=1e-12, abs=0)
 
 
 @given(a=between(-5, 5))
@@ -427,7 +433,7 @@ def test_deep_chain_needs_no_recursion():
     order = topological_order(y)
     assert len(order) == 1 + 4 * steps
     y.backward()
-    assert x.grad == pytest.approx(1.0001**steps, rel=1e-9)
+    assert x.grad == pytest.approx(1.0001**steps, rel=1e-9, abs=0)
 
 
 # ---------------------------------------------------------------- backward() semantics

@@ -12,7 +12,7 @@ column it crosses, so it never passes behind a box.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch
 
@@ -26,8 +26,8 @@ __all__ = ["draw_graph", "backward_steps", "HIGHLIGHT_COLOR"]
 # Geometry in inches at scale 1: one data unit is one inch of the natural-size picture.
 BOX_W, BOX_H = 1.25, 0.62
 OP_R = 0.22  # radius of the op circle
-OP_GAP = 0.18  # from the op circle to the box it feeds
-COL_PITCH = BOX_W + 1.2
+OP_GAP = 0.15  # from the op circle to the box it feeds
+COL_PITCH = BOX_W + 1.05
 BOX_GAP = 0.38  # vertical space between two boxes in a column
 LANE_H, LANE_GAP = 0.04, 0.2  # a lane for an arrow that crosses a column
 FONT_PT = 8.5
@@ -61,7 +61,7 @@ class _Lane:
     __slots__ = ()
 
 
-_Item = Union[Value, _Lane]
+_Item = Value | _Lane
 Point = tuple[float, float]
 
 
@@ -210,7 +210,7 @@ def draw_graph(
         scale = min(1.5, box.width * fig_w / width, box.height * fig_h / height)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")  # circles stay round
     ax.set_axis_off()
 
     font = FONT_PT * scale

@@ -47,9 +47,6 @@ class Value:
     Equality is identity (no ``__eq__``), so nodes can be kept in sets and dicts.
     """
 
-    # Let NumPy scalars on the left (np.float64(2) * v) defer to our reflected operators.
-    __array_ufunc__ = None
-
     def __init__(
         self,
         data: float,
@@ -161,6 +158,7 @@ class Value:
         return out
 
     def __rpow__(self, base: Any) -> Value:
+        """Not supported (number ** Value): raises TypeError."""
         raise TypeError(
             "number ** Value is not supported: only Value ** number is. "
             "For c ** x write (x * math.log(c)).exp()."
