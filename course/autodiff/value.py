@@ -72,62 +72,44 @@ class Value:
         """Turn a plain number into a constant leaf so it can join the graph."""
         return other if isinstance(other, Value) else Value(other)
 
-    def __add__(self, other: Value | float) -> Value:
-        """d(out)/d(self) = 1, d(out)/d(other) = 1."""
+    def _binary(
+        self,
+        other: Any,
+        result: Callable[[float, float], float],
+        local: Callable[[float, float, float], tuple[float, float]],
+        op: str,
+    ) -> Value:
+        """A node computed from self and other; `local(a, b, out)` gives (d(out)/d(self), d(out)/d(other))."""
         if not isinstance(other, (Value, numbers.Real)):
             return NotImplemented
         other = self._wrap(other)
-        out = Value(self.data + other.data, children=(self, other), op="+")
+        out = Value(result(self.data, other.data), children=(self, other), op=op)
+        d_self, d_other = local(self.data, other.data, out.data)
 
         def _backward() -> None:
-            self.grad += out.grad
-            other.grad += out.grad
+            # += on both: with x * x, self and other are one node and must get both terms.
+            self.grad += d_self * out.grad
+            other.grad += d_other * out.grad
 
         out._backward = _backward
         return out
+
+    def __add__(self, other: Value | float) -> Value:
+        """d(out)/d(self) = 1, d(out)/d(other) = 1."""
+        return self._binary(other, lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), "+")
 
     def __sub__(self, other: Value | float) -> Value:
         """d(out)/d(self) = 1, d(out)/d(other) = -1."""
-        if not isinstance(other, (Value, numbers.Real)):
-            return NotImplemented
-        other = self._wrap(other)
-        out = Value(self.data - other.data, children=(self, other), op="-")
-
-        def _backward() -> None:
-            self.grad += out.grad
-            other.grad -= out.grad
-
-        out._backward = _backward
-        return out
+        return self._binary(other, lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), "-")
 
     def __mul__(self, other: Value | float) -> Value:
         """d(out)/d(self) = other, d(out)/d(other) = self."""
-        if not isinstance(other, (Value, numbers.Real)):
-            return NotImplemented
-        other = self._wrap(other)
-        out = Value(self.data * other.data, children=(self, other), op="*")
-
-        def _backward() -> None:
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
-
-        out._backward = _backward
-        return out
+        return self._binary(other, lambda a, b: a * b, lambda a, b, out: (b, a), "*")
 
     def __truediv__(self, other: Value | float) -> Value:
         """d(out)/d(self) = 1/other, d(out)/d(other) = -self/other^2."""
-        if not isinstance(other, (Value, numbers.Real)):
-            return NotImplemented
-        other = self._wrap(other)
-        out = Value(self.data / other.data, children=(self, other), op="/")
-
-        def _backward() -> None:
-            self.grad += out.grad / other.data
-            # -a/b^2 written as -(a/b)/b: one rounding fewer, no overflow of b^2
-            other.grad -= out.grad * out.data / other.data
-
-        out._backward = _backward
-        return out
+        # -a/b^2 written as -(a/b)/b: one rounding fewer, and b^2 cannot overflow.
+        return self._binary(other, lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b), "/")
 
     def __pow__(self, exponent: float) -> Value:
         """d(out)/d(self) = n * self^(n-1), for a constant number n."""
@@ -143,19 +125,14 @@ class Value:
         if x < 0 and not float(n).is_integer():
             # Python would silently return a complex number here.
             raise ValueError(f"math domain error: negative base {x!r} ** non-integer exponent {n!r}")
-        out = Value(x**n, children=(self,), op=f"**{n:g}")
-
-        def _backward() -> None:
-            if n == 0:
-                local = 0.0
-            elif x == 0 and n < 1:
-                local = math.inf  # d/dx x^n blows up at 0 for 0 < n < 1
-            else:
-                local = n * x ** (n - 1)
-            self.grad += local * out.grad
-
-        out._backward = _backward
-        return out
+        result = x**n
+        if n == 0:
+            local = 0.0
+        elif x == 0 and n < 1:
+            local = math.inf  # d/dx x^n blows up at 0 for 0 < n < 1
+        else:
+            local = n * x ** (n - 1)
+        return self._unary(result, local, f"**{n:g}")
 
     def __rpow__(self, base: Any) -> Value:
         """Not supported (number ** Value): raises TypeError."""
@@ -166,13 +143,7 @@ class Value:
 
     def __neg__(self) -> Value:
         """d(out)/d(self) = -1."""
-        out = Value(-self.data, children=(self,), op="neg")
-
-        def _backward() -> None:
-            self.grad -= out.grad
-
-        out._backward = _backward
-        return out
+        return self._unary(-self.data, -1.0, "neg")
 
     # A plain number on the left: Python calls these after float's own operator gives up.
     def __radd__(self, other: float) -> Value:
@@ -197,6 +168,16 @@ class Value:
 
     # ---- elementary functions ---------------------------------------------
 
+    def _unary(self, result: float, local: float, op: str) -> Value:
+        """A node computed from self alone; `local` is d(out)/d(self), fixed at forward time."""
+        out = Value(result, children=(self,), op=op)
+
+        def _backward() -> None:
+            self.grad += local * out.grad
+
+        out._backward = _backward
+        return out
+
     def exp(self) -> Value:
         """d(out)/d(self) = exp(self) = out."""
         try:
@@ -206,40 +187,21 @@ class Value:
                 f"exp() overflow: exp({self.data!r}) is larger than the largest float "
                 "(inputs above ~709.78 overflow)"
             ) from None
-        out = Value(result, children=(self,), op="exp")
-
-        def _backward() -> None:
-            self.grad += out.data * out.grad
-
-        out._backward = _backward
-        return out
+        return self._unary(result, result, "exp")
 
     def log(self) -> Value:
         """d(out)/d(self) = 1 / self (natural logarithm)."""
         if not self.data > 0:  # also catches NaN
             raise ValueError(f"math domain error: log() needs a positive value, got {self.data!r}")
-        out = Value(math.log(self.data), children=(self,), op="log")
-
-        def _backward() -> None:
-            self.grad += out.grad / self.data
-
-        out._backward = _backward
-        return out
+        return self._unary(math.log(self.data), 1.0 / self.data, "log")
 
     def tanh(self) -> Value:
         """d(out)/d(self) = 1 - tanh(self)^2 = 1 / cosh(self)^2."""
         x = self.data
-        out = Value(math.tanh(x), children=(self,), op="tanh")
         # 1 - t*t is 0 once tanh rounds to +-1 (|x| > ~19); 4e/(1+e)^2 with
         # e = exp(-2|x|) is the same quantity without that cancellation.
         e = math.exp(-2.0 * abs(x))
-        local = 4.0 * e / (1.0 + e) ** 2
-
-        def _backward() -> None:
-            self.grad += local * out.grad
-
-        out._backward = _backward
-        return out
+        return self._unary(math.tanh(x), 4.0 * e / (1.0 + e) ** 2, "tanh")
 
     def sigmoid(self) -> Value:
         """d(out)/d(self) = sigmoid(self) * (1 - sigmoid(self)) = sigmoid(x) * sigmoid(-x)."""
@@ -247,27 +209,13 @@ class Value:
         # exp of a non-positive number only: never overflows.
         e = math.exp(-abs(x))
         s = 1.0 / (1.0 + e) if x >= 0 else e / (1.0 + e)
-        out = Value(s, children=(self,), op="sigmoid")
         # s * (1 - s) loses all digits once s rounds to 1; e/(1+e)^2 keeps them.
-        local = e / (1.0 + e) ** 2
-
-        def _backward() -> None:
-            self.grad += local * out.grad
-
-        out._backward = _backward
-        return out
+        return self._unary(s, e / (1.0 + e) ** 2, "sigmoid")
 
     def relu(self) -> Value:
         """d(out)/d(self) = 1 if self > 0 else 0 (we take 0 at the kink x = 0)."""
         x = self.data
-        out = Value(x if x > 0 else 0.0, children=(self,), op="relu")
-        local = 1.0 if x > 0 else 0.0
-
-        def _backward() -> None:
-            self.grad += local * out.grad
-
-        out._backward = _backward
-        return out
+        return self._unary(x if x > 0 else 0.0, 1.0 if x > 0 else 0.0, "relu")
 
     # ---- the backward pass -------------------------------------------------
 
