@@ -1,0 +1,32 @@
+"""Comparing a student's array with the expected one: tolerances, and the numbers messages quote."""
+from __future__ import annotations
+
+import numpy as np
+
+from backprop.gradcheck import relative_error
+
+# The oracle (central differences in float64) is good to about 1e-9 here; a right answer is far inside this.
+TOLERANCE = 1e-6
+# Analytic float64 code agrees with the exact gradient to ~1e-14; finite differences cannot get this close.
+EXACT = 1e-11
+
+
+def as_float_array(value: object) -> np.ndarray | None:
+    """The value as a float64 array, or None when it is not numeric (a string, a tuple of arrays, None)."""
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - any object a student returns must get a message, not a crash
+        return None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        return None
+    return array.astype(np.float64)
+
+
+def close(got: np.ndarray, expected: np.ndarray, tolerance: float = TOLERANCE) -> bool:
+    """Same shape and relative error below `tolerance` (both all-zero counts as equal)."""
+    return got.shape == expected.shape and bool(np.all(np.isfinite(got))) and relative_error(got, expected) < tolerance
+
+
+def describe_shape(shape: tuple[int, ...]) -> str:
+    """(3,) -> '(3,)', () -> 'a scalar ()'."""
+    return "a scalar ()" if shape == () else str(tuple(shape))

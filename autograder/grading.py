@@ -1,0 +1,60 @@
+"""The entry points hidden and visible tests call, by graded name (curriculum.md's names).
+
+Hidden test:   grade("linear_backward", globals(), points=3, seed=1234)   -> prints, returns the score
+Visible test:  check("linear_backward", globals())                        -> prints, raises if wrong
+
+Functions are looked up by name in the namespace given (the notebook's globals), so a test
+needs nothing but the name; the score is the cell's last value, which nbgrader reads as partial
+credit.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from autograder.layer_grading import grade_backward, grade_forward
+from autograder.report import Item, Report
+from autograder.specs import layers as layer_specs
+
+Grader = Callable[[Mapping[str, Any], float, int], Report]
+
+
+def _layer_grader(name: str) -> Grader:
+    spec = layer_specs.SPECS[name]
+
+    def grader(namespace: Mapping[str, Any], points: float, seed: int) -> Report:
+        if name == spec.forward:
+            return grade_forward(spec, namespace[name], points, seed)
+        return grade_backward(spec, namespace[name], namespace.get(spec.forward), points, seed)
+
+    return grader
+
+
+GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS}
+
+
+def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, seed: int = 0) -> Report:
+    """Grade the function called `name` found in `namespace`."""
+    if name not in GRADERS:
+        raise KeyError(f"no grader for {name!r}; graded names: {', '.join(sorted(GRADERS))}")
+    if not callable(namespace.get(name)):
+        report = Report(name, points)
+        found = "is not a function" if name in namespace else "is not defined"
+        report.items.append(Item(name, False, f"{name} {found}: run the cell that defines it first"))
+        return report
+    return GRADERS[name](namespace, points, seed)
+
+
+def grade(name: str, namespace: Mapping[str, Any], points: float, seed: int) -> float:
+    """Hidden test: print the report and return the points earned (nbgrader's partial credit)."""
+    report = report_for(name, namespace, points, seed)
+    print(report.text())
+    return report.score
+
+
+def check(name: str, namespace: Mapping[str, Any], seed: int = 0) -> None:
+    """Visible test: print what is right and wrong; raise AssertionError naming the first problem."""
+    report = report_for(name, namespace, 1.0, seed)
+    print(report.text(with_points=False))
+    if not report.passed:
+        raise AssertionError(report.first_problem())

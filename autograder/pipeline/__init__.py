@@ -1,0 +1,1 @@
+"""The grading command: release student versions, grade a class through nbgrader, feedback, export, check."""

@@ -1,0 +1,1 @@
+"""What each graded function is checked against, by chapter."""

@@ -1,0 +1,95 @@
+"""Every catalogued submission gets its verdict: mistakes caught and named, correct variants full marks."""
+import numpy as np
+import pytest
+
+from autograder import grading
+from autograder.catalogue.layers import VARIANTS
+
+SEEDS = (0, 12345)
+
+
+def run(variant, seed):
+    namespace = {}
+    exec(compile(variant.code, f"<{variant.label}>", "exec"), namespace)
+    return grading.report_for(variant.graded, namespace, points=1.0, seed=seed)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: f"{v.graded}: {v.label}")
+def test_variant_gets_its_verdict(variant, seed):
+    report = run(variant, seed)
+    parts = {item.name: item for item in report.items}
+    expected_parts = {k for k, v in variant.expect.items() if v is not True or k != "inputs"}
+    assert expected_parts <= set(parts), report.text()
+    for part, expectation in variant.expect.items():
+        if part not in parts:  # "inputs" is only offered beside a right part
+            assert part == "inputs" and not any(i.correct for i in report.items), report.text()
+            continue
+        if expectation is True:
+            assert parts[part].correct, report.text()
+        else:
+            assert not parts[part].correct, report.text()
+            assert expectation in parts[part].message, report.text()
+    assert report.score == (1.0 if variant.correct else report.score)
+    if not variant.correct:
+        assert report.score < 1.0
+
+
+def test_catalogue_covers_every_layer_function_both_ways():
+    graded = {v.graded for v in VARIANTS}
+    assert graded == set(grading.GRADERS)
+    for name in graded:
+        kinds = {v.correct for v in VARIANTS if v.graded == name}
+        assert kinds == {True, False}, name
+
+
+def test_unwritten_release_stub_scores_zero_everywhere():
+    stub = "def {0}(*args):\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
+    for name in grading.GRADERS:
+        namespace = {}
+        for needed in {name, name.replace("backward", "forward")}:
+            exec(stub.format(needed), namespace)
+        report = grading.report_for(name, namespace, points=2.0, seed=0)
+        assert report.score == 0.0, report.text()
+
+
+def test_grade_prints_and_returns_partial_credit(capsys):
+    namespace = {}
+    exec(VARIANTS[[v.label for v in VARIANTS].index("dW averaged over the batch")].code, namespace)
+    score = grading.grade("linear_backward", namespace, points=3, seed=0)
+    printed = capsys.readouterr()
+    assert score == pytest.approx(3 * 2.5 / 3.5, rel=1e-6, abs=0)
+    assert "N = 4 times too small" in printed.out and printed.err == ""
+
+
+def test_check_raises_with_the_first_problem_and_passes_when_right(capsys):
+    namespace = {}
+    exec([v for v in VARIANTS if v.label == "mask from dA"][0].code, namespace)
+    with pytest.raises(AssertionError, match="relu_backward: dZ: takes the mask from the sign of dA"):
+        grading.check("relu_backward", namespace)
+    exec([v for v in VARIANTS if v.label == "np.where"][0].code, namespace)
+    grading.check("relu_backward", namespace)
+
+
+def test_warnings_and_prints_become_notes_not_stderr(capsys):
+    code = ("import numpy as np, sys\ndef sigmoid_forward(Z):\n    print('debug', Z.shape)\n"
+            "    print('oops', file=sys.stderr)\n    np.log(-np.ones(1))\n    return 1 / (1 + np.exp(-Z)), Z\n")
+    namespace = {}
+    exec(code, namespace)
+    score = grading.grade("sigmoid_forward", namespace, points=1, seed=0)
+    printed = capsys.readouterr()
+    assert score == 1.0 and printed.err == ""
+    assert "note: printed: debug" in printed.out and "note: wrote to stderr: oops" in printed.out
+    assert "RuntimeWarning" in printed.out
+
+
+def test_missing_function_is_named():
+    report = grading.report_for("tanh_backward", {}, points=1.0)
+    assert report.score == 0 and "tanh_backward is not defined" in report.text()
+
+
+def test_reports_are_deterministic_per_seed_and_differ_across_seeds():
+    from autograder.specs.layers import linear_cases
+    a, b, c = linear_cases(1), linear_cases(1), linear_cases(2)
+    assert all(np.array_equal(x.inputs["X"], y.inputs["X"]) for x, y in zip(a, b))
+    assert not np.array_equal(a[1].inputs["X"], c[1].inputs["X"])
