@@ -117,6 +117,7 @@ def call_student(
     out, err = io.StringIO(), io.StringIO()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         warnings.simplefilter("always")
+        np_state = np.seterr(over="warn", divide="warn", invalid="warn", under="ignore")  # NumPy's defaults
         try:
             with _watching(dict(reference or {}), watched_codes, call):
                 call.value = fn(*copies)
@@ -124,6 +125,8 @@ def call_student(
             raise
         except BaseException as error:  # noqa: BLE001 - SystemExit from a student is still just an error here
             call.error = describe_exception(error)
+        finally:
+            np.seterr(**np_state)
     for warning in caught:
         call.notes.append(f"warning: {warning.category.__name__}: {warning.message}")
     for stream, label in ((out, "printed"), (err, "wrote to stderr")):

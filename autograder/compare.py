@@ -22,9 +22,17 @@ def as_float_array(value: object) -> np.ndarray | None:
     return array.astype(np.float64)
 
 
-def close(got: np.ndarray, expected: np.ndarray, tolerance: float = TOLERANCE) -> bool:
-    """Same shape and relative error below `tolerance` (both all-zero counts as equal)."""
-    return got.shape == expected.shape and bool(np.all(np.isfinite(got))) and relative_error(got, expected) < tolerance
+def close(got: np.ndarray, expected: np.ndarray, tolerance: float = TOLERANCE, atol: float = 0.0) -> bool:
+    """Same shape, finite, and relative error below `tolerance` or every entry within `atol`.
+
+    `atol` is for values near zero whose absolute error is what matters (the loss of a confident
+    right prediction, ~1e-13, off by 1e-15, is fine); it is 0 unless a case says otherwise.
+    """
+    if got.shape != expected.shape or not np.all(np.isfinite(got)):
+        return False
+    if not np.all(np.isfinite(expected)):  # a candidate mistake can be inf; a finite answer is not it
+        return False
+    return relative_error(got, expected) < tolerance or bool(np.all(np.abs(got - expected) <= atol))
 
 
 def describe_shape(shape: tuple[int, ...]) -> str:

@@ -88,6 +88,8 @@ def diagnose(got_value: object, expected: np.ndarray, batch: int, mistakes: Sequ
         return Diagnosis("is transposed")
     if np.any(expected) and np.any(got):
         factor = float(np.vdot(got, expected) / np.vdot(expected, expected))
+        if abs(factor - 1) < 1e-3:
+            return Diagnosis(f"is close but not accurate enough (relative error {relative_error(got, expected):.1g})")
         if close(got, factor * expected):
             return Diagnosis(_factor_message(factor, batch) or f"is {factor:.4g} times the expected values")
     matching = np.isclose(got, expected, rtol=1e-6, atol=1e-12)

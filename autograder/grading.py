@@ -9,14 +9,19 @@ credit.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
+import numpy as np
+
+from autograder.function_grading import grade_function
 from autograder.layer_grading import grade_backward, grade_forward
 from autograder.report import Item, Report
+from autograder.specs import chain_rule
 from autograder.specs import layers as layer_specs
 
-Grader = Callable[[Mapping[str, Any], float, int], Report]
+Grader = Callable[[MutableMapping[str, Any], float, int], Report]
 
 
 def _layer_grader(name: str) -> Grader:
@@ -30,7 +35,14 @@ def _layer_grader(name: str) -> Grader:
     return grader
 
 
-GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS}
+def _function_grader(name: str) -> Grader:
+    spec = chain_rule.SPECS[name]
+    return lambda namespace, points, seed: grade_function(spec, namespace, points, seed)
+
+
+GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
+    name: _function_grader(name) for name in chain_rule.SPECS
+}
 
 
 def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, seed: int = 0) -> Report:
@@ -42,7 +54,10 @@ def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, see
         found = "is not a function" if name in namespace else "is not defined"
         report.items.append(Item(name, False, f"{name} {found}: run the cell that defines it first"))
         return report
-    return GRADERS[name](namespace, points, seed)
+    # Anything the grader itself computes stays quiet: a warning on stderr would zero the cell.
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return GRADERS[name](namespace, points, seed)
 
 
 def grade(name: str, namespace: Mapping[str, Any], points: float, seed: int) -> float:

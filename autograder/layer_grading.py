@@ -17,7 +17,8 @@ import numpy as np
 from autograder.calling import Call, call_student, code_of
 from autograder.compare import EXACT, as_float_array, close
 from autograder.diagnosis import NAMED, PATTERN, VAGUE, Mistake, diagnose
-from autograder.report import Item, Report
+from autograder.report import Report
+from autograder.verdicts import Failures, fatal_problem, finish
 from backprop.gradcheck import numerical_vjp, relative_error
 
 FORWARD_TOLERANCE = 1e-9
@@ -72,75 +73,30 @@ def references(*functions: Callable) -> dict[CodeType, str]:
     return found
 
 
-class _Failures:
-    """Per graded part, the most specific diagnosis seen over the cases (earliest among equals)."""
-
-    def __init__(self) -> None:
-        self.best: dict[str, tuple[int, str, str]] = {}
-
-    def add(self, part: str, message: str, rank: int, case: Case) -> None:
-        if part not in self.best or rank > self.best[part][0]:
-            self.best[part] = (rank, message.strip(), case.label)
-
-    def items(self, parts: Sequence[str], cases: int) -> list[Item]:
-        return [
-            Item(part, False, f"{self.best[part][1]} (case {self.best[part][2]})") if part in self.best
-            else Item(part, True, f"right on {cases} random cases")
-            for part in parts
-        ]
-
-
-def _fatal(call: Call) -> str | None:
-    """A reason no part can earn credit (it calls the reference, or takes finite differences)."""
-    if call.reference_called:
-        return f"calls {call.reference_called}, the reference solution of this exercise: no credit; write it yourself"
-    if call.watched_calls > 2:
-        return (f"calls the forward pass {call.watched_calls} times: that is a finite-difference gradient; "
-                "the exercise asks for the analytic one")
-    return None
-
-
-def _unchanged_item(modified: list[str], earned_any: bool) -> list[Item]:
-    """Half a part's credit for leaving inputs unchanged, offered only next to a right part (a stub earns 0)."""
-    if not earned_any:
-        return []
-    if modified:
-        names = ", ".join(sorted(set(modified)))
-        return [Item("inputs", False, f"modified {names} in place; graded functions must leave their inputs unchanged "
-                                      "(compute into a new array, or copy first)", weight=0.5)]
-    return [Item("inputs", True, "left unchanged", weight=0.5)]
-
-
-def _finish(report: Report, parts: Sequence[str], failures: _Failures, cases: int, modified: list[str]) -> Report:
-    report.items = failures.items(parts, cases)
-    report.items += _unchanged_item(modified, any(item.correct for item in report.items))
-    return report
-
-
 def grade_forward(spec: LayerSpec, student_forward: Callable, points: float, seed: int) -> Report:
     """Grade `spec.forward`: its output on every case, and that it returns (out, cache)."""
-    report, failures, modified = Report(spec.forward, points), _Failures(), []
+    report, failures, modified = Report(spec.forward, points), Failures(), []
     cases = spec.make_cases(seed)
     for case in cases:
         call = call_student(student_forward, case.inputs.items(), spec.reference_code)
         report.notes += [n for n in call.notes if n not in report.notes]
         modified += call.modified
-        if (fatal := _fatal(call)) is not None:
-            failures.add("out", fatal, NAMED, case)
+        if (fatal := fatal_problem(call)) is not None:
+            failures.add("out", fatal, NAMED, case.label)
             break
         value = call.value
         if call.error:
-            failures.add("out", call.error, VAGUE, case)
+            failures.add("out", call.error, VAGUE, case.label)
         elif not (isinstance(value, tuple) and len(value) == 2):
             returned = f"a tuple of {len(value)}" if isinstance(value, tuple) else f"a {type(value).__name__}"
-            failures.add("out", f"should return a pair (out, cache); it returned {returned}", PATTERN, case)
+            failures.add("out", f"should return a pair (out, cache); it returned {returned}", PATTERN, case.label)
         else:
             expected = spec.trusted_forward(**case.inputs)[0]
             got = as_float_array(value[0])
             if got is None or not close(got, expected, FORWARD_TOLERANCE):
                 found = diagnose(value[0], expected, case.batch, spec.forward_mistakes(case))
-                failures.add("out", found.message, found.rank, case)
-    return _finish(report, ["out"], failures, len(cases), modified)
+                failures.add("out", found.message, found.rank, case.label)
+    return finish(report, ["out"], failures, len(cases), modified)
 
 
 def _caches_for(spec: LayerSpec, student_forward: Callable | None, case: Case, notes: list[str]) -> list[Any]:
@@ -159,7 +115,7 @@ def grade_backward(
     spec: LayerSpec, student_backward: Callable, student_forward: Callable | None, points: float, seed: int
 ) -> Report:
     """Grade `spec.backward` gradient by gradient; each gradient earns its share only if right on every case."""
-    report, failures, modified = Report(spec.backward, points), _Failures(), []
+    report, failures, modified = Report(spec.backward, points), Failures(), []
     parts = spec.grad_names
     cases = spec.make_cases(seed)
     watched = [f for f in (student_forward, spec.trusted_forward) if f is not None]
@@ -170,14 +126,14 @@ def grade_backward(
                 break
         report.notes += [n for n in call.notes if n not in report.notes]
         modified += call.modified
-        if (fatal := _fatal(call)) is not None:
+        if (fatal := fatal_problem(call)) is not None:
             for part in parts:
-                failures.add(part, fatal, NAMED + 1, case)
+                failures.add(part, fatal, NAMED + 1, case.label)
             break
         values = call.value if len(parts) > 1 else (call.value,)
         if call.error:
             for part in parts:
-                failures.add(part, call.error, VAGUE, case)
+                failures.add(part, call.error, VAGUE, case.label)
             continue
         if not isinstance(values, tuple) or len(values) != len(parts):
             count = len(values) if isinstance(values, tuple) else 1
@@ -198,8 +154,8 @@ def grade_backward(
                                        "computed numerically, or in float32", NAMED, case)
                 continue
             found = diagnose(got_value, expected[part], case.batch, mistakes.get(part, []))
-            failures.add(part, found.message, found.rank, case)
-    return _finish(report, parts, failures, len(cases), modified)
+            failures.add(part, found.message, found.rank, case.label)
+    return finish(report, parts, failures, len(cases), modified)
 
 
 def _expected_gradients(spec: LayerSpec, case: Case) -> dict[str, np.ndarray]:

@@ -1,0 +1,125 @@
+"""Grading a plain function of given inputs (ch01's sigmoid, add_mul_grads, ...).
+
+Each case holds the arguments, the expected value of every graded part, and which parts it
+tests; a spec turns the student's return value into parts. Functions the graded one may call
+(`sigmoid` inside `neuron_grads`) are swapped for the reference while it runs, so a mistake in
+one exercise is charged once, where it was made.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from types import CodeType
+from typing import Any
+
+import numpy as np
+
+from autograder.calling import call_student
+from autograder.compare import as_float_array, close
+from autograder.diagnosis import NAMED, PATTERN, VAGUE, Mistake, diagnose
+from autograder.report import Report
+from autograder.verdicts import Failures, fatal_problem, finish
+
+
+@dataclass
+class FunctionCase:
+    """Arguments, and for each part it tests: the expected value and likely wrong values.
+
+    - reads: part -> which returned value it grades, where the two names differ (a 'large z' part
+      grades the same returned value as 'values', on harder inputs)
+    - strict_warnings: a warning in this case fails its parts (where the exercise is to avoid one)
+    """
+
+    args: dict[str, Any]
+    expected: dict[str, Any]
+    label: str
+    mistakes: dict[str, list[Mistake]] = field(default_factory=dict)
+    tolerance: float = 1e-9
+    atol: float = 0.0
+    strict_warnings: bool = False
+    reads: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionSpec:
+    """How to grade one function.
+
+    - parts: graded parts in report order, with weights
+    - make_cases: seed -> cases
+    - unpack: the student's return value -> {part: value}, or a message saying why it cannot be read
+    - reference_code: reference implementations of this exercise (calling one earns nothing)
+    - substitutes: names the function may call, mapped to trusted versions used while grading
+    """
+
+    name: str
+    parts: dict[str, float]
+    make_cases: Callable[[int], list[FunctionCase]]
+    unpack: Callable[[Any], dict[str, Any] | str]
+    reference_code: dict[CodeType, str] = field(default_factory=dict)
+    substitutes: dict[str, Callable] = field(default_factory=dict)
+
+
+def _judge(failures: Failures, case: FunctionCase, part: str, got_value: Any) -> None:
+    expected = np.asarray(case.expected[part], dtype=np.float64)
+    got = as_float_array(got_value)
+    if got is not None and got.shape != expected.shape and got.size == expected.size == 1:
+        got = got.reshape(expected.shape)  # a 0-d array, a float or a (1,) array all answer a scalar
+    if got is not None and close(got, expected, case.tolerance, case.atol):
+        return
+    found = diagnose(got_value, expected, batch=0, mistakes=case.mistakes.get(part, []))
+    failures.add(part, found.message, found.rank, case.label)
+
+
+def grade_function(spec: FunctionSpec, namespace: MutableMapping[str, Any], points: float, seed: int) -> Report:
+    """Grade namespace[spec.name] on every case; a part earns its weight only if right on every case."""
+    report, failures, modified = Report(spec.name, points), Failures(), []
+    cases = spec.make_cases(seed)
+    swapped = {name: namespace[name] for name in spec.substitutes if name in namespace}
+    namespace.update({name: fn for name, fn in spec.substitutes.items() if name in namespace})
+    try:
+        for case in cases:
+            call = call_student(namespace[spec.name], case.args.items(), spec.reference_code)
+            report.notes += [n for n in call.notes if n not in report.notes]
+            modified += call.modified
+            tested = list(case.expected)
+            if (fatal := fatal_problem(call)) is not None:
+                for part in spec.parts:
+                    failures.add(part, fatal, NAMED + 1, case.label)
+                break
+            if call.error:
+                for part in tested:
+                    failures.add(part, call.error, VAGUE, case.label)
+                continue
+            warned = [n for n in call.notes if n.startswith("warning:")]
+            if case.strict_warnings and warned:
+                for part in tested:
+                    failures.add(part, f"gives a {warned[0][len('warning: '):]}", PATTERN, case.label)
+                continue
+            parts = spec.unpack(call.value)
+            if isinstance(parts, str):
+                for part in tested:
+                    failures.add(part, parts, PATTERN, case.label)
+                continue
+            for part in tested:
+                _judge(failures, case, part, parts[case.reads.get(part, part)])
+    finally:
+        namespace.update(swapped)
+    counts = {part: sum(part in case.expected for case in cases) for part in spec.parts}
+    return finish(report, list(spec.parts), failures, counts, modified, spec.parts)
+
+
+def unpack_tuple(names: tuple[str, ...]) -> Callable[[Any], dict[str, Any] | str]:
+    """An unpacker for functions returning a tuple of len(names) values."""
+
+    def unpack(value: Any) -> dict[str, Any] | str:
+        if not isinstance(value, (tuple, list)) or len(value) != len(names):
+            count = f"{len(value)} values" if isinstance(value, (tuple, list)) else f"a {type(value).__name__}"
+            return f"should return {len(names)} values ({', '.join(names)}); it returned {count}"
+        return dict(zip(names, value))
+
+    return unpack
+
+
+def unpack_single(name: str) -> Callable[[Any], Mapping[str, Any]]:
+    """An unpacker for functions returning one value, read under `name`."""
+    return lambda value: {name: value}
