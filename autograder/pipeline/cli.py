@@ -1,18 +1,212 @@
-"""`bpcourse`: the instructor's command. Subcommands are added as the pipeline grows."""
+"""`bpcourse`: the instructor's command. Subcommands are added as the pipeline grows.
+
+Each subcommand is a `_add_<name>(subparsers)` function that registers its parser and sets
+`func` (called with the parsed arguments, returns the exit code) via `set_defaults`.
+
+- `bpcourse release [CHAPTER ...] [--course DIR]`: regenerate release/<chapter>/ through nbgrader
+  (all chapters when none is named); one line per chapter; exit 1 on a bad chapter or notebook.
+- `bpcourse validate [CHAPTER ...] [--course DIR] [--fix]`: the problems of each source notebook
+  (exit 1 if any); `--fix` first repairs cell ids, outputs and volatile metadata in place.
+- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M]`: autograde submitted/ in
+  parallel through nbgrader; a table of scores and statuses.
+- `bpcourse feedback CHAPTER`: HTML feedback per student, hidden tests' source left out.
+- `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+# Where Jupyter and IPython keep state, inside the course (as the Makefile sets them), never $HOME.
+_STATE_DIRS = {
+    "JUPYTER_CONFIG_DIR": "config",
+    "JUPYTER_DATA_DIR": "data",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "IPYTHONDIR": "ipython",
+    "MPLCONFIGDIR": "matplotlib",
+}
+
+
+def prepare_environment(course: Path) -> None:
+    """Point Jupyter/IPython state at `<course>/.jupyter/` (unless already set) and put this
+    Python's bin folder on PATH (nbgrader runs `alembic` by name when it creates a gradebook)."""
+    for variable, folder in _STATE_DIRS.items():
+        os.environ.setdefault(variable, str(Path(course).resolve() / ".jupyter" / folder))
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = bin_dir + (os.pathsep + path if path else "")
+
+
+def _skip_slow_imports() -> None:
+    """jsonschema imports rfc3987_syntax only to check the 'iri' string format, which neither
+    nbformat's nor nbgrader's schemas use; building its grammar costs 1.7 s of every command.
+    jsonschema skips the format when the import fails (it catches the ImportError)."""
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def _add_course_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--course", type=Path, default=Path("."), metavar="DIR",
+                        help="the course folder (holds nbgrader_config.py and source/); default: the current folder")
+
+
+def _add_chapters_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("chapters", nargs="*", metavar="CHAPTER",
+                        help="chapter names (source/<CHAPTER>/<CHAPTER>.ipynb); default: every chapter")
+
+
+def _run_release(args: argparse.Namespace) -> int:
+    from autograder.pipeline import release as rel
+
+    root = rel.check_course(args.course)
+    paths = rel.release(root, args.chapters or None)
+    by_chapter: dict[str, list[Path]] = {}
+    for path in paths:
+        by_chapter.setdefault(path.relative_to(root / "release").parts[0], []).append(path.relative_to(root))
+    if not by_chapter:
+        print("nothing to release: source/ holds no <chapter>/<chapter>.ipynb yet", file=sys.stderr)
+    for chapter, files in by_chapter.items():
+        notebooks = [f for f in files if f.suffix == ".ipynb"]
+        others = len(files) - len(notebooks)
+        print(f"{chapter}: {', '.join(f.as_posix() for f in notebooks)}" + (f" (+{others} other file(s))" if others else ""))
+    return 0
+
+
+def _add_release(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("release", help="regenerate the student versions in release/ through nbgrader",
+                                   description="Regenerate release/<chapter>/ from source/<chapter>/ with nbgrader "
+                                               "(refuses if a source notebook has problems; see `bpcourse validate`).")
+    _add_chapters_argument(parser)
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_release)
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from autograder.pipeline import notebook_format as fmt
+    from autograder.pipeline import release as rel
+
+    root = rel.check_course(args.course)
+    chapters = args.chapters or None
+    if args.fix:
+        for notebook in rel.source_problems(root, chapters):
+            try:
+                changes = fmt.fix_source(notebook)
+            except ValueError as err:  # not a notebook, or not nbformat 4: reported below
+                changes = [f"cannot fix: {err}"]
+            if changes:
+                print(f"fixed {notebook.relative_to(root).as_posix()}: {'; '.join(changes)}")
+    problems = rel.source_problems(root, chapters)
+    if not problems:
+        print("nothing to validate: source/ holds no <chapter>/<chapter>.ipynb yet", file=sys.stderr)
+    for notebook, found in problems.items():
+        print(f"{notebook.relative_to(root).as_posix()}: " + (f"{len(found)} problem(s)" if found else "ok"))
+        for problem in found:
+            print(f"  - {problem}")
+    return 1 if any(problems.values()) else 0
+
+
+def _add_validate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("validate", help="check the source notebooks (format, nbgrader metadata, markers)",
+                                   description="Print the problems of each source notebook; exit 1 if there are any.")
+    _add_chapters_argument(parser)
+    _add_course_argument(parser)
+    parser.add_argument("--fix", action="store_true",
+                        help="first repair what can be repaired in place: cell ids, outputs, volatile metadata")
+    parser.set_defaults(func=_run_validate)
+
+
+def _run_grade(args: argparse.Namespace) -> int:
+    from autograder.pipeline.grade import Limits, grade, summary
+
+    limits = Limits(seconds=args.time_limit, memory_mb=args.memory_mb, cell_seconds=args.cell_time_limit)
+    outcomes = grade(args.course, args.chapter, jobs=args.jobs, limits=limits, progress=not args.no_progress)
+    print(summary(outcomes))
+    return 0
+
+
+def _add_grade(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "grade", help="autograde every submission of a chapter through nbgrader, in parallel, with limits",
+        description="Autograde submitted/<student>/<CHAPTER>/ for every student. Each submission runs in its own "
+                    "process and scratch folder, under a time limit for the whole notebook and a memory cap; one "
+                    "that loops, crashes or is no notebook still gets a row and a status.")
+    parser.add_argument("chapter", metavar="CHAPTER")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: CPUs)")
+    parser.add_argument("--time-limit", type=float, default=120.0, metavar="S", help="seconds per submission (120)")
+    parser.add_argument("--cell-time-limit", type=int, default=60, metavar="S", help="seconds per cell (60)")
+    parser.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="kernel memory cap in MiB (2048)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_grade)
+
+
+def _run_feedback(args: argparse.Namespace) -> int:
+    from autograder.pipeline.feedback import feedback
+
+    pages = feedback(args.course, args.chapter)
+    root = Path(args.course).resolve()
+    print(f"{len(pages)} feedback page(s) in {(root / 'feedback').relative_to(root)}/<student>/{args.chapter}/")
+    return 0
+
+
+def _add_feedback(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("feedback", help="HTML feedback per student, without the hidden tests' source",
+                                   description="Write feedback/<student>/<CHAPTER>/<notebook>.html for every graded "
+                                               "submission: each test's output and points, never a hidden test.")
+    parser.add_argument("chapter", metavar="CHAPTER")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_feedback)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import json
+
+    from autograder.pipeline.export import export_rows, to_csv
+
+    rows = export_rows(args.course)
+    text = to_csv(rows) if args.format == "csv" else json.dumps(rows, indent=1) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"{len(rows)} row(s) written to {args.output}")
+    return 0
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("export", help="the gradebook: one row per student and chapter, with status",
+                                   description="Scores from nbgrader's gradebook and each submission's grading status.")
+    parser.add_argument("-o", "--output", default="grades.csv", help="file to write, or - for standard output")
+    parser.add_argument("--format", choices=("csv", "json"), default="csv")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_export)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcourse", description="Release, grade and check the backprop course.")
-    parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_release(subparsers)
+    _add_validate(subparsers)
+    _add_grade(subparsers)
+    _add_feedback(subparsers)
+    _add_export(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    course = getattr(args, "course", Path("."))
+    prepare_environment(course)
+    _skip_slow_imports()
+    from autograder.pipeline.course import CourseError  # after the two lines above, which it depends on
+
+    try:
+        return int(args.func(args) or 0)
+    except CourseError as err:
+        print(f"bpcourse {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

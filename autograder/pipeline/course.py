@@ -1,0 +1,58 @@
+"""What every pipeline step needs from a course folder: its nbgrader settings, and a quiet nbgrader."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+class CourseError(Exception):
+    """Something about the course folder, a chapter name or a notebook that a person must fix."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The course folder and its chapters
+
+
+def check_course(course_root: Path) -> Path:
+    """`course_root` made absolute, after checking it holds nbgrader_config.py and source/."""
+    root = Path(course_root).resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseError(f"{root} is not a course folder: it has no {CONFIG_FILE} (use --course DIR)")
+    if not (root / "source").is_dir():
+        raise CourseError(f"{root} is not a course folder: it has no source/ folder")
+    return root
+
+
+def course_config(root: Path):
+    """The course's nbgrader settings, read from its own nbgrader_config.py (never the current folder's)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    except Exception as err:  # a broken config file: say which and why, not where in traitlets
+        raise CourseError(f"cannot load {Path(root) / CONFIG_FILE}: {type(err).__name__}: {err}") from None
+
+
+@contextlib.contextmanager
+def quiet_nbgrader() -> Iterator[None]:
+    """nbgrader's logging and SQLAlchemy's warnings, kept out of the instructor's terminal.
+
+    BPCOURSE_DEBUG=1 in the environment lets them through, to see what nbgrader says.
+    """
+    if os.environ.get("BPCOURSE_DEBUG"):
+        yield
+        return
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)

@@ -1,0 +1,56 @@
+"""nbgrader's Execute step with a budget for the whole submission and a kernel that may die.
+
+Plain nbgrader gives every cell 30 s, so N looping cells cost N x 30 s, and a kernel that dies
+(os._exit, the memory cap) aborts the notebook, which is then left ungraded. Here every cell
+gets what is left of one deadline, cells after the deadline are not run (each gets an error
+output saying why, so it scores zero), and a dead kernel turns the rest of the notebook into
+such errors: the submission is still graded, for what did run.
+"""
+from __future__ import annotations
+
+import time
+
+from nbclient.exceptions import DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Float, Unicode
+
+
+def error_output(name: str, message: str) -> NotebookNode:
+    """An error output as a kernel would write it, which nbgrader scores as zero."""
+    return NotebookNode(output_type="error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+class BudgetedExecute(Execute):
+    """Execute with a deadline (time.monotonic() seconds; 0 = none) shared by all cells."""
+
+    deadline = Float(0.0).tag(config=True)
+    stopped = Unicode("")  # why execution stopped early, if it did
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.timeout_func = self._cell_timeout
+
+    def _cell_timeout(self, cell: NotebookNode) -> int | None:
+        per_cell = self.timeout if self.timeout and self.timeout > 0 else None
+        if not self.deadline:
+            return per_cell
+        left = max(1, int(self.deadline - time.monotonic()))
+        return left if per_cell is None else min(per_cell, left)
+
+    def preprocess_cell(self, cell, resources, index):
+        # nbconvert calls this for every cell (nbclient's execute_cell is bound to its own coroutine,
+        # so this is the hook that subclasses see).
+        if cell.cell_type != "code" or not cell.source.strip():
+            return super().preprocess_cell(cell, resources, index)
+        if not self.stopped and self.deadline and time.monotonic() >= self.deadline:
+            self.stopped = "time limit"
+        if self.stopped:
+            cell.outputs = [error_output("NotRun", f"not run: the submission's {self.stopped} was reached")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self.stopped = f"kernel died in cell {index + 1}"
+            cell.outputs.append(error_output("KernelDied", "the kernel died running this cell (memory cap, or an exit)"))
+            return cell, resources
