@@ -16,7 +16,7 @@ export MPLBACKEND          := Agg
 # nbgrader runs alembic by name when it makes a gradebook.
 export PATH                := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test bench lab venv clean
+.PHONY: demo test bench lab tour release check venv clean
 
 venv: $(STAMP)
 
@@ -29,8 +29,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (backprop course)" >/dev/null
 	@touch $(STAMP)
 
+# The main job: regenerate the student versions, grade the bundled demo class, print the gradebook.
 demo: $(STAMP)
+	$(BIN)/bpcourse demo
+
+# The reference package at work: gradient checks, training on two moons, checkpointing.
+tour: $(STAMP)
 	$(BIN)/python -m backprop.demo
+
+release: $(STAMP)
+	$(BIN)/bpcourse release
+
+check: $(STAMP)
+	$(BIN)/bpcourse check
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -42,4 +53,4 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=release --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
-	rm -rf $(VENV) .jupyter .pytest_cache .hypothesis out build *.egg-info
+	rm -rf $(VENV) .jupyter .pytest_cache .hypothesis out build *.egg-info autograded feedback gradebook.db grades.csv

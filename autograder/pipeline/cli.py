@@ -11,6 +11,8 @@ Each subcommand is a `_add_<name>(subparsers)` function that registers its parse
   parallel through nbgrader; a table of scores and statuses.
 - `bpcourse feedback CHAPTER`: HTML feedback per student, hidden tests' source left out.
 - `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
+- `bpcourse check [CHAPTER ...]`: prove the course grades right before releasing it (a table).
+- `bpcourse demo`: release, then grade the bundled demo class in out/demo/ and print the gradebook.
 """
 from __future__ import annotations
 
@@ -184,6 +186,45 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_export)
 
 
+def _run_check(args: argparse.Namespace) -> int:
+    from autograder.pipeline.check import check, table
+
+    rows = check(args.course, args.chapters or None, jobs=args.jobs)
+    print(table(rows))
+    return 0 if all(row.ok for row in rows) else 1
+
+
+def _add_check(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "check", help="prove the course grades right: full marks for solutions, zero for blanks, mistakes caught",
+        description="For each chapter: the source is well-formed and its release current and clean; the solved "
+                    "source earns full marks and the untouched student version zero through the real grading "
+                    "pipeline; every catalogued submission gets its verdict. Exit 1 if anything fails.")
+    _add_chapters_argument(parser)
+    parser.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_check)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from autograder.pipeline.demo import run
+
+    run(args.course, args.out, jobs=args.jobs)
+    return 0
+
+
+def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="release the course, then grade the bundled demo class in out/demo/",
+                                   description="Regenerate the student versions, build the demo class of chapter 1 "
+                                               "(correct answers written differently, every catalogued mistake, an "
+                                               "unsolved notebook, one that raises, one that loops) in a copy of the "
+                                               "course, grade it, write feedback and the gradebook, print it.")
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="where the demo course goes (out/demo)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcourse", description="Release, grade and check the backprop course.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -192,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_grade(subparsers)
     _add_feedback(subparsers)
     _add_export(subparsers)
+    _add_check(subparsers)
+    _add_demo(subparsers)
     return parser
 
 
