@@ -18,7 +18,7 @@ import numpy as np
 from autograder.function_grading import grade_function
 from autograder.layer_grading import grade_backward, grade_forward
 from autograder.report import Item, Report
-from autograder.specs import chain_rule
+from autograder.specs import autodiff, chain_rule, networks
 from autograder.specs import layers as layer_specs
 
 Grader = Callable[[MutableMapping[str, Any], float, int], Report]
@@ -35,13 +35,12 @@ def _layer_grader(name: str) -> Grader:
     return grader
 
 
-def _function_grader(name: str) -> Grader:
-    spec = chain_rule.SPECS[name]
+def _function_grader(spec) -> Grader:
     return lambda namespace, points, seed: grade_function(spec, namespace, points, seed)
 
 
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
-    name: _function_grader(name) for name in chain_rule.SPECS
+    name: _function_grader(spec) for specs in (chain_rule.SPECS, networks.SPECS, autodiff.SPECS) for name, spec in specs.items()
 }
 
 
