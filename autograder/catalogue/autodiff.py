@@ -105,19 +105,7 @@ def _edit(old: str, new: str) -> str:
     return MICROGRAD_STYLE.replace(old, new)
 
 
-ITERATIVE = _edit('''    def backward(self):
-        order, seen = [], set()
-        def visit(node):
-            if node not in seen:
-                seen.add(node)
-                for child in node._prev:
-                    visit(child)
-                order.append(node)
-        visit(self)
-        self.grad = 1.0
-        for node in reversed(order):
-            node._backward()
-''', '''    def backward(self):
+ITERATIVE = MICROGRAD_STYLE[: MICROGRAD_STYLE.index("    def backward(self):")] + '''    def backward(self):
         # Kahn's algorithm on the reversed graph: a node runs once all its users have run.
         users, stack, seen = {}, [self], {id(self)}
         while stack:
@@ -136,7 +124,7 @@ ITERATIVE = _edit('''    def backward(self):
                 users[id(child)] -= 1
                 if users[id(child)] == 0:
                     ready.append(child)
-''')
+'''
 
 VARIANTS: list[Variant] = [
     right("Value", "micrograd style", MICROGRAD_STYLE, *PARTS, "inputs"),
