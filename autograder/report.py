@@ -41,7 +41,7 @@ class Report:
     def text(self, with_points: bool = True) -> str:
         """Plain text for a student: a headline, then one line per graded part and note."""
         if with_points:
-            headline = f"{self.function}: {self.score:g} / {self.points:g} points"
+            headline = f"{self.function}: {self.score:.3g} / {self.points:g} points"
         else:
             right = sum(item.correct for item in self.items)
             headline = f"{self.function}: {right} of {len(self.items)} parts right"
