@@ -111,12 +111,18 @@ def _judge(failures: Failures, case: FunctionCase, part: str, got_value: Any) ->
         failures.add(part, found[0], found[1], case.label)
 
 
-def grade_function(spec: FunctionSpec, namespace: MutableMapping[str, Any], points: float, seed: int) -> Report:
-    """Grade namespace[spec.name] on every case; a part earns its weight only if right on every case."""
+def grade_function(spec: FunctionSpec, namespace: MutableMapping[str, Any], points: float, seed: int,
+                   also_substitute: Mapping[str, Callable] | None = None) -> Report:
+    """Grade namespace[spec.name] on every case; a part earns its weight only if right on every case.
+
+    `also_substitute`: more names to swap for trusted versions while grading (a helper the student
+    got wrong, so that mistake is charged where it was made and not again here).
+    """
     report, failures, modified = Report(spec.name, points), Failures(), []
     cases = spec.make_cases(seed)
-    swapped = {name: namespace.get(name, _ABSENT) for name in spec.substitutes}
-    namespace.update(spec.substitutes)
+    substitutes = {**spec.substitutes, **(also_substitute or {})}
+    swapped = {name: namespace.get(name, _ABSENT) for name in substitutes}
+    namespace.update(substitutes)
     try:
         student = namespace[spec.name]
         for case in cases:

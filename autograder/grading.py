@@ -39,9 +39,31 @@ def _function_grader(spec) -> Grader:
     return lambda namespace, points, seed: grade_function(spec, namespace, points, seed)
 
 
+def _network_grader(spec) -> Grader:
+    """A whole network, graded with the reference in place of each layer the student got wrong."""
+
+    def grader(namespace: MutableMapping[str, Any], points: float, seed: int) -> Report:
+        replaced, swaps = [], {}
+        for layer in layer_specs.LAYERS:
+            pair = (layer.forward, layer.backward)
+            if all(callable(namespace.get(name)) for name in pair) and not all(
+                GRADERS[name](namespace, 1.0, seed).passed for name in pair
+            ):
+                forward, backward = layer_specs.reference_pair(layer)
+                swaps.update({layer.forward: forward, layer.backward: backward})
+                replaced.append(layer.forward.split("_")[0])
+        report = grade_function(spec, namespace, points, seed, swaps)
+        if replaced:
+            report.notes.append(f"graded with the reference {', '.join(replaced)} layer(s) in place of yours, which "
+                                "have their own mistakes (each mistake is charged once, where it is made)")
+        return report
+
+    return grader
+
+
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
-    name: _function_grader(spec) for specs in (chain_rule.SPECS, networks.SPECS, autodiff.SPECS) for name, spec in specs.items()
-}
+    name: _function_grader(spec) for specs in (chain_rule.SPECS, autodiff.SPECS) for name, spec in specs.items()
+} | {name: _network_grader(spec) for name, spec in networks.SPECS.items()}
 
 
 def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, seed: int = 0) -> Report:

@@ -86,3 +86,28 @@ def test_reports_are_deterministic_per_seed_and_differ_across_seeds():
     a, b, c = linear_cases(1), linear_cases(1), linear_cases(2)
     assert all(np.array_equal(x.inputs["X"], y.inputs["X"]) for x, y in zip(a, b))
     assert not np.array_equal(a[1].inputs["X"], c[1].inputs["X"])
+
+
+def test_a_wrong_layer_is_charged_in_its_own_exercise_not_again_in_the_network():
+    from autograder.catalogue.layers import LINEAR_FORWARD
+    from autograder.catalogue.networks import MLP
+
+    uses_layers = LINEAR_FORWARD + (
+        "def linear_backward(dZ, cache):\n    X, W, b = cache\n    return dZ @ W.T, X.T @ dZ / X.shape[0], dZ.sum(axis=0)\n"
+        "def two_layer_loss(params, X, y):\n    import numpy as np\n"
+        "    Z1, c1 = linear_forward(X, params['W1'], params['b1'])\n    A1 = np.maximum(Z1, 0)\n"
+        "    z2, c2 = linear_forward(A1, params['W2'], params['b2'])\n    z = z2.reshape(-1)\n"
+        "    y = np.asarray(y, float).reshape(-1)\n    loss = np.mean(np.logaddexp(0, z) - y * z)\n"
+        "    dz2 = ((1 / (1 + np.exp(-z)) - y) / len(y)).reshape(-1, 1)\n"
+        "    dA1, dW2, db2 = linear_backward(dz2, c2)\n    _, dW1, db1 = linear_backward(dA1 * (Z1 > 0), c1)\n"
+        "    return float(loss), {'W1': dW1, 'b1': db1, 'W2': dW2, 'b2': db2}\n")
+    namespace = {}
+    exec(uses_layers, namespace)
+    assert not grading.report_for("linear_backward", namespace).passed
+    network = grading.report_for("two_layer_loss", namespace, points=4)
+    assert network.score == 4 and "in place of yours" in network.text()
+    assert namespace["linear_backward"].__module__ != "backprop.layers"  # the student's own is back afterwards
+    # A network written without the layer functions is graded on its own, with no note.
+    plain = {}
+    exec(MLP, plain)
+    assert not grading.report_for("mlp_loss", plain).notes

@@ -125,6 +125,10 @@ RELU = _activation("relu", relu_backward_mistakes, activations.relu_prime)
 SIGMOID = _activation("sigmoid", sigmoid_backward_mistakes, activations.sigmoid_prime)
 TANH = _activation("tanh", tanh_backward_mistakes, activations.tanh_prime)
 
-SPECS = {spec.forward: spec for spec in (LINEAR, RELU, SIGMOID, TANH)} | {
-    spec.backward: spec for spec in (LINEAR, RELU, SIGMOID, TANH)
-}
+LAYERS = (LINEAR, RELU, SIGMOID, TANH)
+SPECS = {spec.forward: spec for spec in LAYERS} | {spec.backward: spec for spec in LAYERS}
+
+
+def reference_pair(spec: LayerSpec):
+    """The trusted forward and backward of a layer, stand-ins for a student's wrong pair."""
+    return spec.trusted_forward, spec.reference_backward
