@@ -12,7 +12,8 @@ IPython state inside the project, MPLBACKEND=Agg, nbgrader's per-cell timeout):
   `needs-solutions`.
 
 Without running anything, each notebook's structure is checked against curriculum.md's rules, and
-the numbers the ch01 notebook prints are pinned to the reference package's worked examples.
+the numbers the ch01, ch02 and ch03 notebooks print are pinned to the reference package's
+worked examples.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
 from nbgrader.preprocessors import ClearSolutions
@@ -46,7 +48,7 @@ GRADED: dict[str, tuple[str, ...]] = {
     "ch02_computation_graphs": ("Value",),
     "ch03_two_layer_network": (
         "linear_forward", "linear_backward", "relu_forward", "relu_backward", "sigmoid_forward",
-        "sigmoid_backward", "tanh_forward", "tanh_backward", "two_layer_loss", "mlp_loss",
+        "sigmoid_backward", "tanh_forward", "tanh_backward", "two_layer_loss", "mlp_loss", "train_two_moons",
     ),
     "ch04_softmax_cross_entropy": ("softmax", "log_softmax", "softmax_cross_entropy", "softmax_jacobian"),
     "ch05_gradient_checking": ("numerical_gradient", "relative_error", "gradient_check", "directional_check"),
@@ -54,6 +56,8 @@ GRADED: dict[str, tuple[str, ...]] = {
 }
 
 CH01 = SOURCE / "ch01_chain_rule" / "ch01_chain_rule.ipynb"
+CH02 = SOURCE / "ch02_computation_graphs" / "ch02_computation_graphs.ipynb"
+CH03 = SOURCE / "ch03_two_layer_network" / "ch03_two_layer_network.ipynb"
 
 
 def notebook_id(path: Path) -> str:
@@ -355,5 +359,319 @@ def test_ch01_answers_are_collapsed():
     nb = nbformat.read(CH01, as_version=4)
     answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
     assert len(answers) >= 4
+    for cell in answers:
+        assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+
+
+# ---------------------------------------------------------------------------------------------
+# ch02: the numbers it shows, its exploration, the student's engine
+
+
+def printed_values(cell: nbformat.NotebookNode) -> dict[str, float]:
+    """`name = number` at the start of printed lines, whatever follows the number -> {name: number}."""
+    pattern = re.compile(r"^\s*([^=\n]*?\S)\s*=\s*(-?\d+\.\d+)(?![\d.])", re.M)
+    return {name: float(value) for name, value in pattern.findall(text_of(cell))}
+
+
+def printed_counts(cell: nbformat.NotebookNode) -> dict[str, int]:
+    """`name: 12,345` lines -> {name: 12345} (integers printed with thousands separators)."""
+    return {name: int(value.replace(",", ""))
+            for name, value in re.findall(r"^([^:\n]+):\s+(\d[\d,]*)\b", text_of(cell), re.M)}
+
+
+def source_table(cell: nbformat.NotebookNode) -> dict[str, tuple[float, float, str]]:
+    """The 'source | exact | verdict' rows a cell prints -> {name: (source's number, exact number, verdict)}."""
+    row = r"^(\S.*?)\s+(-?\d\.\d{3})\s+(-?\d\.\d{6})\s+(?:-?\d\.\d{3}\s+)?(right|WRONG)"
+    rows = re.findall(row, text_of(cell), re.M)
+    return {name.strip(): (float(src), float(exact), verdict) for name, src, exact, verdict in rows}
+
+
+def ch02_single_example_grads() -> dict[str, float]:
+    """The 1-2-1 network's gradients on the example x = 1, y = 0.8, by the reference engine."""
+    from backprop.autodiff import Value as Reference
+
+    p = {k: Reference(v) for k, v in {"w1": 0.5, "b1": 0.1, "w2": -0.3, "b2": -0.2, "v1": 0.8, "v2": -0.6,
+                                      "c": 0.2}.items()}
+    x = Reference(1.0)
+    yhat = p["v1"] * (p["w1"] * x + p["b1"]).sigmoid() + p["v2"] * (p["w2"] * x + p["b2"]).sigmoid() + p["c"]
+    loss = (yhat - 0.8) ** 2 / 2
+    loss.backward()
+    return {name: node.grad for name, node in p.items()} | {"x": x.grad}
+
+
+def test_ch02_worked_examples_show_the_reference_numbers():
+    nb = executed(CH02)
+    regression = worked_examples.regression_121()
+    assert_printed(printed_values(cell_by_id(nb, "regression-grads")),
+                   {"L": regression["loss"]} | {f"dL/d{k}": g for k, g in regression["grads"].items()}, decimals=6)
+    # The source's boxed gradients: c, v1 and w2 are off in the last digit, the other four are right.
+    table = source_table(cell_by_id(nb, "regression-source"))
+    assert {name: verdict for name, (_, _, verdict) in table.items()} == {
+        f"dL/d{k}": ("WRONG" if k in ("c", "v1", "w2") else "right") for k in regression["grads"]}
+    for name, (_, exact, _) in table.items():
+        assert abs(exact - regression["grads"][name[4:]]) < 5e-7, name
+
+    classifier = worked_examples.nail_screw_classifier()
+    cell = cell_by_id(nb, "classifier-forward")
+    assert_printed(printed_values(cell), {
+        "L": classifier["loss"], "dL/dv13": classifier["dV"][0, 2], "dL/dw31": classifier["dW"][2, 0],
+        "dL/dw32": classifier["dW"][2, 1]})
+    s_rows = re.findall(r"\bs = \((-?\d\.\d+), (-?\d\.\d+)\)", text_of(cell))
+    assert np.allclose(np.array(s_rows, dtype=float), classifier["S"], atol=5e-5), s_rows
+    assert text_of(cell).rstrip().endswith("True")
+    # The source's s2 slip: the right values are shown, and what it propagates to is marked wrong.
+    printed = text_of(cell_by_id(nb, "classifier-source"))
+    exact_s2 = [float(v) for v in re.findall(r"exact s2 = (-?\d\.\d+)", printed)]
+    assert np.allclose(exact_s2, classifier["S"][:, 1], atol=5e-5), printed
+    table = source_table(cell_by_id(nb, "classifier-source"))
+    assert {name: verdict for name, (_, _, verdict) in table.items()} == {
+        "yhat2, example 1": "WRONG", "yhat2, example 2": "WRONG", "delta_s2, example 1": "WRONG",
+        "delta_s2, example 2": "WRONG", "dL/dv13": "right", "dL/dw31": "right", "dL/dw32": "WRONG"}
+    assert abs(table["dL/dw32"][1] - classifier["dW"][2, 1]) < 5e-7
+    assert abs(table["yhat2, example 1"][1] - classifier["Yhat"][0, 1]) < 5e-7
+
+
+def test_ch02_every_computed_gradient_agrees_with_its_check():
+    nb = executed(CH02)
+    for cell_id, columns in (("local-check", r"(-?\d+\.\d{6})\s+(-?\d+\.\d{6})$"),
+                             ("global-check", r"(-?\d+\.\d{6})\s+(-?\d+\.\d{6})$"),
+                             ("modes-dual", r"(-?\d+\.\d{6})\s+(-?\d+\.\d{6})$")):
+        pairs = [(float(a), float(b)) for a, b in re.findall(columns, text_of(cell_by_id(nb, cell_id)), re.M)]
+        assert len(pairs) >= 7 and all(abs(a - b) <= 2e-6 for a, b in pairs), (cell_id, pairs)
+    three = [float(v) for v in re.findall(r"= (-?\d\.\d{6})$", text_of(cell_by_id(nb, "children-x")), re.M)]
+    assert len(three) == 3 and max(three) - min(three) < 1e-9, three  # children, paths, engine
+    assert abs(three[0] - ch02_single_example_grads()["x"]) < 5e-7
+    forward_mode = {name: float(v) for name, v in re.findall(r"^dL/d(\w+)\s+(-?\d\.\d{6})",
+                                                            text_of(cell_by_id(nb, "modes-dual")), re.M)}
+    grads = worked_examples.regression_121()["grads"]
+    assert set(forward_mode) == set(grads) and all(abs(forward_mode[k] - g) < 5e-7 for k, g in grads.items())
+    wins = re.findall(r"mode: \[([^\]]*)\]", text_of(cell_by_id(nb, "modes-wins")))
+    assert len(wins) == 2 and wins[0] == wins[1], wins
+
+
+def test_ch02_path_and_edge_counts_are_computed():
+    nb = executed(CH02)
+    counts = printed_counts(cell_by_id(nb, "cost-count"))
+    assert counts["edges"] == 5 * 100 * 100 + 100 == counts["additions to count the paths"]
+    assert counts["paths from one input to the output"] == 100**5
+    assert counts["paths from all 100 inputs"] == 100**6
+    assert counts["paths from one first-layer weight"] == 100**4
+    assert "paths x 100, edges x 1.200" in text_of(cell_by_id(nb, "predict-cost-check"))
+
+
+def test_ch02_only_the_reverse_order_gives_the_gradients():
+    nb = executed(CH02)
+    row = r"^(\w+)\s+(-?\d\.\d{4})\s+(-?\d\.\d{4})\s+(-?\d\.\d{4})$"
+    rows = re.findall(row, text_of(cell_by_id(nb, "order-demo")), re.M)
+    table = {name: tuple(float(v) for v in values) for name, *values in rows}
+    right = ch02_single_example_grads()
+    assert set(table) == set(right)
+    for name, (reverse, forward, one_swap) in table.items():
+        assert abs(reverse - right[name]) < 5e-5 and forward == 0.0, name
+        if name in ("w1", "b1"):
+            assert one_swap == 0.0  # upstream of a1, which passed on its grad too early
+        elif name == "x":
+            assert abs(one_swap - reverse) > 1e-3  # only the path through z2 arrived
+        else:
+            assert one_swap == reverse, name
+    lines = text_of(cell_by_id(nb, "predict-order-check")).splitlines()
+    assert len(lines) == 2 and lines[0].split(":", 1)[1].strip() == lines[1].split(":", 1)[1].strip(), lines
+
+
+def ch02_exploration() -> dict:
+    """The exploration's code (setup, parser and widget cells) run in this process, as a student would."""
+    import warnings
+
+    nb = nbformat.read(CH02, as_version=4)
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
+        for cell_id in ("setup", "explore-parser", "explore-widget"):
+            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
+            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
+    namespace["plt"].close("all")
+    return namespace
+
+
+def test_ch02_exploration_steps_to_the_end_and_explains_bad_expressions(capsys):
+    nb = executed(CH02, student=True)  # the exploration must work before the exercise is solved
+    outputs = widget_outputs(nb)
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the exploration drew no figure"
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "Forward pass done" in printed, printed
+    log = text_of(cell_by_id(nb, "explore-log"))
+    assert "Step 4 of 4: x is processed" in log and "It is a leaf" in log, log
+    messages = text_of(cell_by_id(nb, "explore-messages"))
+    assert len(messages.splitlines()) == 8 and messages.count("-> fine") == 1, messages
+
+    space = ch02_exploration()
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(space["plt"], "show", lambda: None)
+        space["show_backward"]("x * x + (x * y).tanh() / z", 99)  # every step: the final check is printed
+        space["plt"].close("all")
+    final = capsys.readouterr().out
+    checks = re.findall(r"^\s+(\w): grad (-?\d+\.\d+)\s+central difference (-?\d+\.\d+)$", final, re.M)
+    assert {name for name, _, _ in checks} == {"x", "y", "z"}, final
+    assert all(abs(float(g) - float(c)) < 1e-5 for _, g, c in checks), final
+    for hostile in ["().__class__.__bases__[0].__subclasses__()", "__import__('os')", "open('x')", "x.data",
+                    "[x for x in ()]", "lambda: 1", "x if y else z", "'text'", "9 ** 9 ** 9 ** 9", "x.exp(1)",
+                    "(" * 150 + "x" + ")" * 150, "x " * 300]:
+        with pytest.raises(space["ExpressionError"]):
+            space["build_expression"](hostile)
+        space["show_backward"](hostile, 1)  # a message, never an exception
+        assert capsys.readouterr().out.startswith(f"Cannot draw {hostile!r}")
+
+
+def test_ch02_your_engine_reproduces_both_networks():
+    nb = executed(CH02)
+    regression = worked_examples.regression_121()
+    cell = cell_by_id(nb, "engine-regression")
+    assert_printed(printed_values(cell), {f"dL/d{k}": g for k, g in regression["grads"].items()}, decimals=6)
+    assert text_of(cell).rstrip().endswith("True")
+    cell = cell_by_id(nb, "engine-classifier")
+    assert_printed(printed_values(cell), {"dL/dw32": worked_examples.nail_screw_classifier()["dW"][2, 1]}, decimals=6)
+    assert text_of(cell).rstrip().endswith("True")
+
+
+def test_ch02_blank_student_version_has_a_class_to_fill_in():
+    nb = executed(CH02, student=True)
+    tests = cell_by_id(nb, "value-tests")
+    assert any(o.output_type == "error" for o in tests.outputs), "Value's visible tests pass on a blank"
+    solution = cell_by_id(nb, "value-solution")
+    assert not solution.outputs, "the blank class cell must run cleanly"
+    for cell in nb.cells:  # every cell that uses the student's Value says it needs the solution
+        if cell.cell_type == "code" and re.search(r"(?<![.\w])Value\(", cell.source) and cell.id != "value-solution":
+            assert is_locked(cell) or NEEDS_SOLUTIONS_TAG in cell.metadata.get("tags", []), cell.id
+    # What the student is given: a class that can be instantiated, with every method of the interface to write.
+    namespace = {"math": __import__("math")}
+    exec(solution.source, namespace)  # noqa: S102 - the notebook's own cell
+    Value = namespace["Value"]
+    leaf = Value(3)
+    assert leaf.data == 3.0 and isinstance(leaf.data, float) and leaf.grad == 0.0
+    methods = ("__add__", "__sub__", "__mul__", "__truediv__", "__neg__", "__pow__", "__radd__", "__rsub__",
+               "__rmul__", "__rtruediv__", "exp", "log", "tanh", "sigmoid", "relu", "backward")
+    for method in methods:
+        assert getattr(Value, method).__doc__, f"{method} has no docstring in the student version"
+    with pytest.raises(NotImplementedError):
+        leaf + 1
+
+
+def test_ch02_answers_are_collapsed():
+    nb = nbformat.read(CH02, as_version=4)
+    answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
+    assert len(answers) >= 4
+    for cell in answers:
+        assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+
+
+# ---------------------------------------------------------------------------------------------
+# ch03: the numbers it shows, its explorations, its debugging exercise
+
+
+def skip_without(path: Path) -> None:
+    if path not in NOTEBOOKS:
+        pytest.skip(f"{path.relative_to(ROOT)} is not written yet")
+
+
+def test_ch03_worked_example_shows_the_reference_numbers():
+    skip_without(CH03)
+    nb = executed(CH03)
+    example = worked_examples.dead_relu_network()
+    grads = example["grads"]
+    delta2 = example["yhat"] - 0.0  # y = 0, N = 1
+    assert_printed(printed_numbers(cell_by_id(nb, "dead-relu-by-hand")), {
+        "z1[0]": example["z1"][0], "z1[1]": example["z1"][1], "a1[0]": example["a1"][0], "a1[1]": example["a1"][1],
+        "z2": example["z2"], "yhat": example["yhat"], "loss": example["loss"], "delta2": delta2,
+        "dL/dW2[0]": grads["W2"][0, 0], "dL/dW2[1]": grads["W2"][1, 0], "dL/db2": grads["b2"][0],
+        "delta1[0]": 0.0, "delta1[1]": -delta2, "dL/db1[0]": grads["b1"][0], "dL/db1[1]": grads["b1"][1],
+    })
+    # The source's slip: 4 x delta2 rounded first is 0.0720; the right value is 0.0719.
+    assert f"{grads['W2'][1, 0]:.4f}" == "0.0719"
+    assert_printed(printed_numbers(cell_by_id(nb, "dead-relu-rounding")), {
+        "4 × delta2, rounded first": 4 * round(delta2, 4), "4 × delta2, exact": grads["W2"][1, 0],
+    })
+    assert "dL/dW2[1]  =   0.0719" in text_of(cell_by_id(nb, "dead-relu-by-hand"))
+
+
+def test_ch03_gradient_checks_agree():
+    skip_without(CH03)
+    nb = executed(CH03)
+    for cell_id in ("affine-numeric-check", "dead-relu-numeric-check"):
+        errors = [float(e) for e in re.findall(r"relative error:? (\S+?)\s", text_of(cell_by_id(nb, cell_id)) + " ")]
+        assert errors and max(errors) < 1e-7, (cell_id, errors)
+    assert "True" in text_of(cell_by_id(nb, "dead-relu-numeric-check"))
+    assert "False" not in text_of(cell_by_id(nb, "affine-numeric-check"))
+
+
+def test_ch03_explorations_draw_before_any_exercise_is_solved():
+    skip_without(CH03)
+    nb = executed(CH03, student=True)
+    outputs = widget_outputs(nb)
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2, "the two explorations drew no figures"
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "no dead unit" in printed or "dead units" in printed, printed
+    accuracy = re.search(r"accuracy: training (\d+\.\d)%, new points (\d+\.\d)%", printed)
+    assert accuracy and float(accuracy.group(2)) > 95, printed  # the training explorer's default settings work
+    assert "Finish exercise 9" in text_of(cell_by_id(nb, "train-live"))
+
+
+def test_ch03_live_training_learns_with_the_solution():
+    skip_without(CH03)
+    cell = cell_by_id(executed(CH03), "train-live")
+    assert any("image/png" in o.get("data", {}) for o in cell.outputs if o.output_type == "display_data")
+    accuracy = re.search(r"(\d+\.\d)% on 400 new points", text_of(cell))
+    assert accuracy and float(accuracy.group(1)) > 95, text_of(cell)
+
+
+def test_ch03_debug_this_names_each_planted_bug_and_the_fixes_pass():
+    """The colleague's backward has three bugs that `check` names; fixing them (the collapsed answer's lines)
+    makes every piece pass and the network's gradients equal the reference's."""
+    skip_without(CH03)
+    from autograder import report_for
+    from backprop import activations, data, network
+
+    source = cell_by_id(nbformat.read(CH03, as_version=4), "debug-suspect").source
+
+    def run(code: str) -> tuple[str, bool]:
+        namespace = {"np": np, "act": activations}
+        exec(code, namespace)  # noqa: S102 - the notebook's own cell
+        report = report_for("linear_backward", {"linear_forward": namespace["suspect_linear_forward"],
+                                                "linear_backward": namespace["suspect_linear_backward"]})
+        X, y = data.two_moons(8, noise=0.1, seed=3)
+        params = network.init_params([2, 5, 1], seed=3)
+        _, got = namespace["suspect_two_layer_loss"](params, X, y)
+        _, want = network.two_layer_loss(params, X, y)
+        agree = all(np.shape(got[k]) == want[k].shape and np.allclose(got[k], want[k]) for k in want)
+        return report.text(with_points=False), report.passed and agree
+
+    text, ok = run(source)
+    assert not ok and "the transpose of" in text and "summed over the wrong axis" in text, text
+    transpose_fixed = source.replace("dW = dZ.T @ X / m", "dW = X.T @ dZ / m")
+    assert transpose_fixed != source
+    text, ok = run(transpose_fixed)
+    assert not ok and "N = 4 times too small" in text, text  # the bug the transpose was hiding
+    fixed = transpose_fixed.replace("dW = X.T @ dZ / m", "dW = X.T @ dZ").replace("db = dZ.sum(axis=1)", "db = dZ.sum(axis=0)")
+    text, ok = run(fixed)
+    assert ok, text
+
+    printed = text_of(cell_by_id(executed(CH03, student=True), "debug-inspect"))
+    assert "the transpose of" in printed and "summed over the wrong axis" in printed, printed
+    assert "relu_backward: no problem found" in printed, printed
+
+
+def test_ch03_blank_student_version_fails_its_visible_tests():
+    skip_without(CH03)
+    nb = executed(CH03, student=True)
+    for name in GRADED["ch03_two_layer_network"]:
+        cell = cell_by_id(nb, name.replace("_", "-") + "-tests")
+        assert any(o.output_type == "error" for o in cell.outputs), f"{name}'s visible tests pass on a blank"
+
+
+def test_ch03_answers_are_collapsed():
+    skip_without(CH03)
+    nb = nbformat.read(CH03, as_version=4)
+    answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
+    assert len(answers) >= 6
     for cell in answers:
         assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id

@@ -95,7 +95,7 @@ def run(course_root: Path, out: Path, jobs: int = 2, students: list[str] | None 
     print(f"demo class: {count} submissions of {CHAPTER} in {demo}/submitted/")
     grade(demo, CHAPTER, jobs=jobs, limits=Limits(seconds=60, cell_seconds=10))
     feedback(demo, CHAPTER)
-    rows = export_rows(demo)
+    rows = [row for row in export_rows(demo) if row["chapter"] == CHAPTER]  # the class submitted only this one
     (demo / "grades.csv").write_text(to_csv(rows))
     width = max(len(str(r["student"])) for r in rows)
     print(f"\n{'student'.ljust(width)}  score        status")
