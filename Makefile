@@ -46,8 +46,10 @@ check: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# Speed and memory of the package, then grading throughput against plain nbgrader (about 15 minutes).
 bench: $(STAMP)
 	$(BIN)/python -m backprop.bench
+	$(BIN)/python -m autograder.pipeline.bench
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=release --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root,)

@@ -10,6 +10,7 @@ A submission that loops, crashes its kernel or is not a notebook still gets a ro
 """
 from __future__ import annotations
 
+import ast
 import json
 import multiprocessing
 import os
@@ -17,6 +18,7 @@ import re
 import shutil
 import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +34,12 @@ from autograder.pipeline.course import CourseError, check_course, course_config,
 
 KERNEL_NAME = "bpcourse-limited"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+LIMITED_KERNEL = Path(__file__).with_name("limited_kernel.py")  # run by path: it needs no package import
+# What the kernel server imports once for every kernel of a run (see limited_kernel.py): ipykernel's
+# own modules, and those of the chapter's imports that come from these packages, whose import
+# does nothing but define things (ipywidgets' hook into IPython is replayed in each kernel).
+KERNEL_PRELOAD = ("ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
+PRELOADABLE_PACKAGES = ("numpy", "matplotlib", "ipywidgets", "IPython", "backprop", "autograder")
 
 
 @dataclass(frozen=True)
@@ -87,12 +95,16 @@ def students_with_submissions(root: Path, chapter: str) -> list[str]:
 # ---- the worker: runs one submission in a scratch copy of the course --------------------------
 
 
-def _install_limited_kernel(data_dir: Path, limits: Limits, pid_file: Path) -> None:
+def _kernel_limit_args(limits: Limits) -> list[str]:
+    return ["--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.seconds) + 10)]
+
+
+def _install_limited_kernel(data_dir: Path, limits: Limits, pid_file: Path, server: str = "") -> None:
+    """The kernelspec nbgrader starts: the limited kernel, from the kernel server when there is one."""
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "autograder.pipeline.limited_kernel", "--memory-mb", str(limits.memory_mb),
-            "--cpu-s", str(int(limits.seconds) + 10), "--pid-file", str(pid_file), "--",
-            "-f", "{connection_file}"]
+    argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits), "--pid-file", str(pid_file),
+            *(["--via", server] if server else []), "--", "-f", "{connection_file}"]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (graded)", "language": "python"}))
 
 
@@ -119,12 +131,12 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
     coursedir.assignment_id = chapter
     coursedir.student_id = student
     converter = Autograde(coursedir=coursedir, config=config)
-    converter.autograde_preprocessors = [BudgetedExecute if p is Execute else p for p in converter.autograde_preprocessors]
+    converter.autograde_preprocessors = [BudgetedExecute for p in converter.autograde_preprocessors if p is Execute]
     converter.start()
 
 
 def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: str, limits: Limits,
-            scratch_dir: str) -> None:
+            scratch_dir: str, server: str = "") -> None:
     """Child process: grade one submission in `scratch_dir`; send back JSON {'status', 'detail', 'notebooks'}."""
     result: dict = {"status": "graded", "detail": "", "notebooks": {}}
     scratch = Path(scratch_dir)
@@ -141,7 +153,7 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                            "JUPYTER_DATA_DIR": str(scratch / ".jupyter/data"),
                            "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter/runtime"),
                            "IPYTHONDIR": str(scratch / ".jupyter/ipython"), "MPLBACKEND": "Agg"})
-        _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid")
+        _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid", server)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
         os.chdir(scratch)
         _run_nbgrader_autograde(scratch, chapter, student, limits)
@@ -171,11 +183,90 @@ def _cause(error: Exception, log: Path) -> str:
 # ---- this process: schedule workers, record their results through nbgrader -------------------
 
 
+def _chapter_preload(root: Path, chapter: str) -> list[str]:
+    """What the kernel server imports: KERNEL_PRELOAD, and the chapter's imports from PRELOADABLE_PACKAGES."""
+    names = list(KERNEL_PRELOAD)
+    for path in sorted((root / "source" / chapter).glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            continue
+        for cell in cells:
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+            try:
+                tree = ast.parse(python)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names += [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names += [node.module, *(f"{node.module}.{a.name}" for a in node.names if a.name != "*")]
+    return [n for n in dict.fromkeys(names) if n in KERNEL_PRELOAD or n.split(".")[0] in PRELOADABLE_PACKAGES]
+
+
+def _start_kernel_server(folder: Path, limits: Limits, preload: list[str]) -> subprocess.Popen | None:
+    """The kernel server (limited_kernel.py --serve), listening on folder/kernels.sock; None if it cannot start.
+
+    Its environment is what a worker gives its kernels where it matters at import time (MPLBACKEND);
+    Jupyter's folders are its own. Closing its stdin ends it and every kernel it started.
+    """
+    for name in ("config", "data", "runtime", "ipython"):
+        (folder / ".jupyter" / name).mkdir(parents=True)
+    env = dict(os.environ, MPLBACKEND="Agg", JUPYTER_CONFIG_DIR=str(folder / ".jupyter/config"),
+               JUPYTER_DATA_DIR=str(folder / ".jupyter/data"), JUPYTER_RUNTIME_DIR=str(folder / ".jupyter/runtime"),
+               IPYTHONDIR=str(folder / ".jupyter/ipython"))
+    with open(folder / "server.log", "wb") as log:
+        try:
+            return subprocess.Popen([sys.executable, str(LIMITED_KERNEL), "--serve", str(folder / "kernels.sock"),
+                                     *_kernel_limit_args(limits), "--preload", ",".join(preload)],
+                                    stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=folder, env=env)
+        except OSError:
+            return None
+
+
+def _kernel_server_ready(process: subprocess.Popen | None, socket_path: Path, timeout: float = 60.0) -> bool:
+    """Wait until the server listens (False if it died or is too slow: workers then start kernels the plain way)."""
+    deadline = time.monotonic() + timeout
+    while process is not None and process.poll() is None and time.monotonic() < deadline:
+        if socket_path.exists():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _stop_kernel_server(process: subprocess.Popen | None) -> None:
+    if process is None:
+        return
+    try:
+        process.stdin.close()
+        process.wait(10)
+    except (OSError, subprocess.TimeoutExpired):
+        process.kill()
+        process.wait()
+
+
+def _prepare_workers() -> None:
+    """Import, once and before the first fork, what every worker needs: workers inherit it."""
+    import IPython.paths  # noqa: F401 - jupyter_client imports it to find kernelspecs: 0.1 s a worker otherwise
+    from jupyter_client.provisioning import KernelProvisionerFactory
+    from nbgrader.converters import Autograde  # noqa: F401
+    from nbgrader.preprocessors import Execute  # noqa: F401
+
+    from autograder.pipeline.execution import BudgetedExecute  # noqa: F401
+
+    KernelProvisionerFactory.instance()  # reads every installed package's entry points: once, here
+
+
+
 def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
     """Read how execution ended from the error outputs the budgeted Execute leaves."""
     for text in notebooks.values():
-        nb = nbformat.reads(text, as_version=4)
-        for cell in nb.cells:
+        for cell in json.loads(text).get("cells", []):
             for output in cell.get("outputs", []):
                 if output.get("output_type") != "error":
                     continue
@@ -254,7 +345,8 @@ def _snapshot_gradebook(root: Path, into: Path) -> Path:
 
 
 def _stop(job: "_Running") -> None:
-    """End a worker, its process group and its kernel (which runs in a session of its own), and clean up."""
+    """End a worker, its process group and its kernel (which runs in a session of its own); the caller
+    removes its scratch folder."""
     pid_file = job.scratch / "kernel.pid"
     targets = [(os.killpg, job.process.pid)]
     if pid_file.is_file() and pid_file.read_text().strip().isdigit():
@@ -265,7 +357,6 @@ def _stop(job: "_Running") -> None:
         except (ProcessLookupError, PermissionError):
             pass
     job.process.join(5)
-    shutil.rmtree(job.scratch, ignore_errors=True)
 
 
 @dataclass
@@ -279,8 +370,6 @@ class _Running:
 
 def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limits(), progress: bool = True) -> list[Outcome]:
     """Grade every submission of `chapter` in submitted/; returns one Outcome per student, sorted."""
-    from tqdm import tqdm
-
     root = check_course(Path(course_root))
     if not (root / "source" / chapter / f"{chapter}.ipynb").is_file():
         raise CourseError(f"no chapter {chapter!r}: expected source/{chapter}/{chapter}.ipynb")
@@ -291,58 +380,81 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
     context = multiprocessing.get_context("fork")
     hard_limit = limits.seconds + 60  # the worker stops itself at the deadline; this is the backstop
     with tempfile.TemporaryDirectory(prefix="bpcourse-grade-") as tmp:
-        template = _snapshot_gradebook(root, Path(tmp))
-        pending, running = list(students), []
-        bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
-                   file=sys.stderr)
-        while pending or running:
-            while pending and len(running) < max(1, jobs):
-                student = pending.pop(0)
-                problem = submission_problem(root, chapter, student)
-                if problem is not None:
-                    outcome = outcomes.setdefault(student, Outcome(student, status="not graded", detail=problem))
-                    _score(root, chapter, student, outcome)
-                    bar.update(1)
-                    continue
-                scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
-                parent, child = context.Pipe(duplex=False)
-                process = context.Process(target=_worker,
-                                          args=(child, str(root), chapter, student, str(template), limits, str(scratch)))
-                process.start()
-                child.close()
-                running.append(_Running(student, process, parent, scratch))
-            ready = wait([r.conn for r in running] + [r.process.sentinel for r in running], timeout=1.0)
-            for job in list(running):
-                outcome = outcomes.setdefault(job.student, Outcome(job.student))
-                elapsed = time.monotonic() - job.started
-                message = None
-                if job.conn in ready or job.process.sentinel in ready:
-                    try:
-                        message = json.loads(job.conn.recv_bytes().decode()) if job.conn.poll() else None
-                    except (EOFError, OSError, ValueError):
-                        message = None
-                    if message is None and job.process.is_alive():
-                        continue
-                    if message is None:
-                        outcome.status, outcome.detail = "not graded", "the grading process died"
-                elif elapsed > hard_limit:
-                    outcome.status, outcome.detail = "killed", f"still running after {hard_limit:.0f} s"
-                else:
-                    continue
-                _stop(job)
-                running.remove(job)
-                outcome.seconds = round(elapsed, 2)
-                if message is not None:
-                    outcome.status, outcome.detail = message["status"], message["detail"]
-                    if message["notebooks"]:
-                        _status_of(message["notebooks"], outcome)
-                        _record(root, chapter, job.student, message["notebooks"], Path(tmp) / "executed")
-                _score(root, chapter, job.student, outcome)
-                bar.update(1)
-        bar.close()
+        server_folder = Path(tmp) / "kernel-server"
+        server = _start_kernel_server(server_folder, limits, _chapter_preload(root, chapter)) if students else None
+        try:
+            with quiet_nbgrader():
+                _prepare_workers()  # meanwhile, the server imports
+            socket_path = server_folder / "kernels.sock"
+            via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
+            _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
+        finally:
+            _stop_kernel_server(server)
     results = [outcomes[s] for s in students]
     _write_run(root, chapter, results)
     return results
+
+
+def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, progress: bool, tmp: Path,
+               via: str, outcomes: dict[str, Outcome], context, hard_limit: float) -> None:
+    """Run a worker per submission, `jobs` at a time, and record each result as it comes back."""
+    from tqdm import tqdm
+
+    template = _snapshot_gradebook(root, tmp)
+    pending, running = list(students), []
+    finished: list[tuple[_Running, Outcome, dict | None]] = []  # back from a worker, not yet recorded
+    bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
+               file=sys.stderr)
+    while pending or running or finished:
+        while pending and len(running) < max(1, jobs):
+            student = pending.pop(0)
+            problem = submission_problem(root, chapter, student)
+            if problem is not None:
+                outcome = outcomes.setdefault(student, Outcome(student, status="not graded", detail=problem))
+                _score(root, chapter, student, outcome)
+                bar.update(1)
+                continue
+            scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
+            parent, child = context.Pipe(duplex=False)
+            process = context.Process(target=_worker, args=(child, str(root), chapter, student, str(template),
+                                                             limits, str(scratch), via))
+            process.start()
+            child.close()
+            running.append(_Running(student, process, parent, scratch))
+        if finished:  # recorded once the freed slots are running again, so recording overlaps their work
+            job, outcome, message = finished.pop(0)
+            if message is not None and message["notebooks"]:
+                _status_of(message["notebooks"], outcome)
+                _record(root, chapter, job.student, message["notebooks"], tmp / "executed")
+            _score(root, chapter, job.student, outcome)
+            shutil.rmtree(job.scratch, ignore_errors=True)
+            bar.update(1)
+            continue
+        ready = wait([r.conn for r in running] + [r.process.sentinel for r in running], timeout=1.0)
+        for job in list(running):
+            outcome = outcomes.setdefault(job.student, Outcome(job.student))
+            elapsed = time.monotonic() - job.started
+            message = None
+            if job.conn in ready or job.process.sentinel in ready:
+                try:
+                    message = json.loads(job.conn.recv_bytes().decode()) if job.conn.poll() else None
+                except (EOFError, OSError, ValueError):
+                    message = None
+                if message is None and job.process.is_alive():
+                    continue
+                if message is None:
+                    outcome.status, outcome.detail = "not graded", "the grading process died"
+            elif elapsed > hard_limit:
+                outcome.status, outcome.detail = "killed", f"still running after {hard_limit:.0f} s"
+            else:
+                continue
+            _stop(job)
+            running.remove(job)
+            outcome.seconds = round(elapsed, 2)
+            if message is not None:
+                outcome.status, outcome.detail = message["status"], message["detail"]
+            finished.append((job, outcome, message))
+    bar.close()
 
 
 def _write_run(root: Path, chapter: str, outcomes: list[Outcome]) -> Path:

@@ -1,14 +1,303 @@
-"""A Jupyter kernel with resource limits: `python -m autograder.pipeline.limited_kernel --memory-mb M --cpu-s C -- ARGS`.
+"""A Jupyter kernel with resource limits, started one of two ways.
 
-Sets the limits on this process, notes its pid where the grader can find it (to kill it if it
-outlives its submission), then becomes an ordinary IPython kernel with ARGS; limits survive exec.
+`python limited_kernel.py --memory-mb M --cpu-s C [--pid-file F] -- ARGS` (plain start): sets the
+limits on this process, notes its pid where the grader can find it (to kill it if it outlives its
+submission), then becomes an ordinary IPython kernel with ARGS (`python -m ipykernel_launcher
+ARGS`); limits survive exec.
+
+`python limited_kernel.py --serve SOCKET --memory-mb M --cpu-s C [--preload MODULES]` (the kernel
+server): a process that imports ipykernel and the heavy libraries the notebooks import (numpy,
+matplotlib, ...) once, then, for each request on the Unix socket SOCKET, forks a child that sets
+the same limits on itself, starts a session of its own, and becomes an IPython kernel. Starting
+the interpreter and importing those libraries is about half of the CPU a chapter-1 kernel costs;
+forked from the server, each kernel skips it. Every submission still gets its own kernel process
+under the limits: the server never runs notebook code, the limits are the server's (fixed when
+the grader started it, never taken from a request), and a child holds nothing but the libraries
+(the server is started fresh with exec, so nothing of the grader, the gradebook or the hidden
+tests is in its memory).
+
+`python limited_kernel.py --via SOCKET --memory-mb M --cpu-s C [--pid-file F] -- ARGS` (the
+kernel's stand-in): what the kernelspec runs when a server is up. It asks the server for a kernel
+with its own standard streams, working folder, environment and ARGS, then stands in for it:
+the signals Jupyter sends it (interrupt, terminate) go to the kernel, and it exits when the kernel
+exits, with its status. If it is killed, the server kills the kernel. If there is no server, it
+starts the kernel the plain way. It imports nothing but the standard library.
+
+Semantics kept from a plain start: the kernel's sys.path, sys.argv, working folder and
+environment are those of `python -m ipykernel_launcher ARGS` run by the stand-in; Python's
+`random` and NumPy's global generator are seeded afresh in each child (a fork would otherwise
+share their state); ipywidgets, when preloaded, registers its comm targets once the kernel
+exists, as an import inside the kernel would. What differs: preloaded modules are imported before
+the notebook's first cell, and every kernel of a run has the server's string-hash seed.
 """
 from __future__ import annotations
 
 import argparse
+import array
+import json
 import os
 import resource
+import signal
+import socket
 import sys
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def apply_limits(memory_mb: int, cpu_s: int, file_mb: int) -> None:
+    """Address space, CPU time and file size caps on this process (and what it starts); no core dumps."""
+    memory = memory_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _write_pid(pid_file: str) -> None:
+    if pid_file:
+        with open(pid_file, "w") as handle:
+            handle.write(str(os.getpid()))
+
+
+def _exec_kernel(args: argparse.Namespace) -> None:
+    """The plain start: limits on this process, then exec an ordinary IPython kernel."""
+    apply_limits(args.memory_mb, args.cpu_s, args.file_mb)
+    _write_pid(args.pid_file)
+    rest = [a for a in args.kernel_args if a != "--"]
+    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
+
+
+# ---- the stand-in -------------------------------------------------------------------------------
+
+
+def _read_line(conn: socket.socket) -> dict | None:
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return json.loads(data)
+
+
+def _stand_in(args: argparse.Namespace) -> None:
+    """Ask the server for a kernel and stand in for it; start one the plain way if there is no server."""
+    rest = [a for a in args.kernel_args if a != "--"]
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn.connect(args.via)
+        request = {"argv": rest, "cwd": os.getcwd(), "env": dict(os.environ), "pid_file": args.pid_file}
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        reply = _read_line(conn)
+        if not reply or "pid" not in reply:
+            raise OSError(f"the kernel server did not start a kernel: {reply}")
+    except OSError as error:
+        print(f"limited_kernel: no kernel server ({error}); starting the kernel the plain way", file=sys.stderr)
+        _exec_kernel(args)
+        return
+    pid = reply["pid"]
+
+    def forward(signum, _frame):
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+    while True:
+        try:
+            ended = _read_line(conn)
+            break
+        except InterruptedError:
+            continue
+    if ended is None:  # the server went away: do not leave the kernel behind
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os._exit(1)
+    status = ended["status"]
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        os._exit(128 + signum)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+# ---- the server ---------------------------------------------------------------------------------
+
+
+def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace) -> None:
+    """In the forked child: become the kernel the request asks for. Never returns."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the only handler the server changed
+        os.setsid()
+        for target, fd in enumerate(fds[:3]):
+            os.dup2(fd, target)
+        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        apply_limits(args.memory_mb, args.cpu_s, args.file_mb)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        _write_pid(request.get("pid_file", ""))
+        import random
+
+        random.seed()
+        if "numpy.random" in sys.modules:
+            sys.modules["numpy.random"].seed()
+        sys.argv = [sys.modules["ipykernel_launcher"].__file__ if "ipykernel_launcher" in sys.modules else "ipykernel_launcher",
+                    *request["argv"]]
+        from ipykernel import kernelapp
+
+        # ipykernel reads JPY_PARENT_PID when it is imported; here that was in the server.
+        app = kernelapp.IPKernelApp.instance(parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0))
+        app.initialize(sys.argv[1:])
+        if "ipywidgets" in sys.modules:  # its import registers the widget comm targets when a kernel exists
+            sys.modules["ipywidgets"]._handle_ipython()
+        app.start()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:  # noqa: BLE001 - the child must never fall back into the server's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()  # what a normal interpreter exit runs (the kernel's own clean-up)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _serve(args: argparse.Namespace) -> None:
+    """Preload, then fork a limited kernel for each request until stdin closes (the grader is gone)."""
+    import importlib
+    import selectors
+    import threading
+
+    # As ipykernel_launcher does: the server's own folder is not where a kernel finds modules.
+    if sys.path and (sys.path[0] in ("", os.getcwd()) or os.path.dirname(os.path.abspath(__file__)) == sys.path[0]):
+        del sys.path[0]
+    import ipykernel_launcher  # noqa: F401 - its path becomes the kernel's sys.argv[0]
+    from ipykernel import kernelapp  # noqa: F401
+
+    for name in filter(None, args.preload.split(",")):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:  # `from package import name` names a function as often as a module
+                print(f"limited_kernel: not preloading {name}: {error}", file=sys.stderr)
+        except Exception as error:  # noqa: BLE001 - a module that fails here is imported by the kernel itself
+            print(f"limited_kernel: not preloading {name}: {error}", file=sys.stderr)
+    if os.environ.get("LK_WARM") and "matplotlib.pyplot" in sys.modules:
+        import io
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=(4, 3), dpi=72)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [1, 0], "o-", label=r"$x\,\sigma'(x)$")
+        ax.set_title(r"$f(x) = x\,\sigma(x)$"); ax.set_xlabel("x"); ax.legend(); ax.grid(True)
+        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
+    if threading.active_count() != 1:
+        raise SystemExit("limited_kernel: preloading started threads; a fork would not carry them")
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(args.serve)
+    listener.listen(64)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ, "listen")
+    selector.register(wake_r, selectors.EVENT_READ, "child")
+    selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
+    kernels: dict[int, socket.socket] = {}  # pid -> the stand-in's connection
+    by_conn: dict[socket.socket, int] = {}
+
+    def end_kernel(pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.data == "parent":
+                    if not os.read(sys.stdin.fileno(), 4096):
+                        return
+                elif key.data == "child":
+                    os.read(wake_r, 4096)
+                    while True:
+                        try:
+                            pid, status = os.waitpid(-1, os.WNOHANG)
+                        except ChildProcessError:
+                            break
+                        if pid == 0:
+                            break
+                        conn = kernels.pop(pid, None)
+                        if conn is not None:
+                            by_conn.pop(conn, None)
+                            try:
+                                conn.sendall(json.dumps({"status": status}).encode() + b"\n")
+                            except OSError:
+                                pass
+                            selector.unregister(conn)
+                            conn.close()
+                        end_kernel(pid)  # anything the kernel left running in its session
+                elif key.data == "listen":
+                    conn, _ = listener.accept()
+                    try:
+                        message, fds, _flags, _addr = socket.recv_fds(conn, 2**20, 3)
+                        while not message.endswith(b"\n"):
+                            more = conn.recv(2**20)
+                            if not more:
+                                raise OSError("request cut short")
+                            message += more
+                        request = json.loads(message)
+                        if len(fds) != 3:
+                            raise OSError("expected three file descriptors")
+                    except (OSError, ValueError):
+                        conn.close()
+                        continue
+                    pid = os.fork()
+                    if pid == 0:
+                        _kernel_child(request, fds, args)
+                    for fd in fds:
+                        os.close(fd)
+                    kernels[pid] = conn
+                    by_conn[conn] = pid
+                    selector.register(conn, selectors.EVENT_READ, "kernel")
+                    try:
+                        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                    except OSError:
+                        end_kernel(pid)
+                else:  # a stand-in's connection: it only ever closes, when the stand-in is gone
+                    conn = key.fileobj
+                    try:
+                        closed = not conn.recv(4096)
+                    except OSError:
+                        closed = True
+                    if closed:
+                        selector.unregister(conn)
+                        pid = by_conn.pop(conn, None)
+                        if pid is not None:
+                            kernels.pop(pid, None)
+                            end_kernel(pid)
+                        conn.close()
+    finally:
+        for pid in list(kernels):
+            end_kernel(pid)
 
 
 def main() -> None:
@@ -17,18 +306,17 @@ def main() -> None:
     parser.add_argument("--cpu-s", type=int, required=True, help="CPU-time cap, seconds")
     parser.add_argument("--file-mb", type=int, default=256, help="largest file the kernel may write, MiB")
     parser.add_argument("--pid-file", default="")
+    parser.add_argument("--serve", default="", metavar="SOCKET", help="be the kernel server, listening on SOCKET")
+    parser.add_argument("--preload", default="", metavar="MODULES", help="server: modules to import once, comma-separated")
+    parser.add_argument("--via", default="", metavar="SOCKET", help="get the kernel from the server at SOCKET")
     parser.add_argument("kernel_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
-    memory = args.memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (args.cpu_s, args.cpu_s + 5))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (args.file_mb * 2**20, args.file_mb * 2**20))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if args.pid_file:
-        with open(args.pid_file, "w") as handle:
-            handle.write(str(os.getpid()))
-    rest = [a for a in args.kernel_args if a != "--"]
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
+    if args.serve:
+        _serve(args)
+    elif args.via:
+        _stand_in(args)
+    else:
+        _exec_kernel(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""`python -m autograder.pipeline.bench`: `bpcourse grade --jobs 2` against serial `nbgrader autograde`.
+
+The course's target: on a 2-core machine, grading 100 submissions of one chapter with
+`bpcourse grade --jobs 2` runs at least 3 times the throughput of serial `nbgrader autograde` on
+the same submissions, measured side by side in one run, with identical scores.
+
+Both sides are the command an instructor types (`nbgrader autograde CHAPTER`, which grades every
+submission in one process, and `bpcourse grade CHAPTER --jobs N --no-progress`), each run in its
+own copy of one scratch course with a fresh gradebook made by `release`, and timed around the
+subprocess (start-up included). The class cycles through the demo class of chapter 1 without its
+endless loop, so the comparison measures throughput rather than timeouts. Scores are then read
+from the two gradebooks with nbgrader's API and compared, student by student and cell by cell.
+
+This is a benchmark, not a test: the machine is shared and its speed drifts, so quote the ratio
+of times taken in one run, never an absolute time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder.pipeline.course import check_course
+
+CHAPTER = "ch01_chain_rule"
+TARGET = 3.0
+LEFT_OUT = ("loops-forever",)  # a timeout measures the time limit, not throughput
+
+
+def build_class(course_root: Path, base: Path, submissions: int, chapter: str = CHAPTER) -> list[str]:
+    """A scratch course at `base`: the course's config and chapter, released, and `submissions`
+    notebooks in submitted/ cycling through the demo class. Returns the student ids."""
+    from autograder.pipeline.demo import demo_class
+    from autograder.pipeline.release import release
+
+    base.mkdir(parents=True)
+    shutil.copy2(course_root / "nbgrader_config.py", base / "nbgrader_config.py")
+    shutil.copytree(course_root / "source" / chapter, base / "source" / chapter)
+    release(base, [chapter], gradebook=False)
+    catalogue = [(name, nb) for name, nb in demo_class(base, chapter).items() if name not in LEFT_OUT]
+    students = []
+    for number in range(submissions):
+        name, nb = catalogue[number % len(catalogue)]
+        student = f"b{number:03d}-{name}"
+        folder = base / "submitted" / student / chapter
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{chapter}.ipynb")
+        students.append(student)
+    return students
+
+
+def side_course(base: Path, where: Path, chapter: str = CHAPTER) -> Path:
+    """A copy of the scratch course with a fresh gradebook, made by `release` as an instructor would."""
+    from autograder.pipeline.release import release
+
+    shutil.copytree(base, where, ignore=shutil.ignore_patterns("gradebook.db", "autograded", "feedback", ".jupyter"))
+    release(where, [chapter])
+    return where
+
+
+def environment(course: Path) -> dict[str, str]:
+    """The environment both commands run in: Jupyter state inside `course`, this venv's bin on PATH."""
+    env = dict(os.environ)
+    for variable, folder in {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data",
+                             "JUPYTER_RUNTIME_DIR": "runtime", "IPYTHONDIR": "ipython",
+                             "MPLCONFIGDIR": "matplotlib"}.items():
+        env[variable] = str(course / ".jupyter" / folder)
+        Path(env[variable]).mkdir(parents=True, exist_ok=True)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["MPLBACKEND"] = "Agg"
+    env.pop("BPCOURSE_DEBUG", None)
+    return env
+
+
+def timed(command: list[str], course: Path, log: Path) -> float:
+    """Wall seconds of one command run in `course`; its output goes to `log`. Raises if it fails."""
+    with log.open("w") as out:
+        start = time.perf_counter()
+        run = subprocess.run(command, cwd=course, env=environment(course), stdout=out, stderr=subprocess.STDOUT)
+        seconds = time.perf_counter() - start
+    if run.returncode != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise SystemExit(f"{' '.join(command)} failed (exit {run.returncode}); end of {log}:\n{tail}")
+    return seconds
+
+
+def scores(course: Path, chapter: str, students: list[str]) -> dict[str, dict]:
+    """Each student's total and per-cell scores, read from the course's gradebook with nbgrader's API."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    found: dict[str, dict] = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "backprop") as gb:
+        for student in students:
+            try:
+                submission = gb.find_submission(chapter, student)
+            except MissingEntry:
+                found[student] = {"score": None, "cells": {}}
+                continue
+            cells = {g.name: g.score for nb in submission.notebooks for g in nb.grades}
+            found[student] = {"score": submission.score, "max_score": submission.max_score, "cells": cells}
+    return found
+
+
+def report(result: dict) -> str:
+    n, plain, ours = result["submissions"], result["nbgrader_seconds"], result["bpcourse_seconds"]
+    ratio = result["ratio"]
+    verdict = "meets" if ratio >= TARGET else "below"
+    differ = result["scores_differ"]
+    lines = [
+        f"grading {n} submissions of {result['chapter']} on {result['cpus']} CPU(s), one run, side by side",
+        f"  nbgrader autograde (serial):        {plain:7.1f} s   {plain / n:5.2f} s/submission",
+        f"  bpcourse grade --jobs {result['jobs']}:          {ours:7.1f} s   {ours / n:5.2f} s/submission",
+        f"  ratio (nbgrader / bpcourse):        {ratio:7.2f}   target >= {TARGET:g}: {verdict}",
+        f"  scores identical: {'yes' if not differ else 'no'} ({len(differ)} differ)"
+        + (f": {', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}" if differ else ""),
+        f"  mean score {result['mean_score']:.3f} of {result['max_score']:g}; "
+        f"{result['full_marks']} with full marks, {result['zero']} with zero",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=100, help="submissions to grade (default 100)")
+    parser.add_argument("--jobs", type=int, default=2, help="bpcourse grade --jobs (default 2)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="build the scratch courses in DIR and keep them (default: a temporary folder)")
+    parser.add_argument("--course", type=Path, default=Path("."), help="the course folder (default: here)")
+    parser.add_argument("--json", type=Path, default=Path("out/bench/grading.json"),
+                        help="where to write the numbers (default out/bench/grading.json; the report goes beside it)")
+    args = parser.parse_args(argv)
+    course = check_course(args.course)
+    if args.keep is not None:
+        if args.keep.exists():
+            shutil.rmtree(args.keep)
+        args.keep.mkdir(parents=True)
+        work = args.keep.resolve()
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bpcourse-bench-"))
+    try:
+        os.environ.update({k: v for k, v in environment(work).items() if k != "PATH"})  # release's own imports
+        students = build_class(course, work / "class", args.submissions)
+        plain = side_course(work / "class", work / "nbgrader")
+        ours = side_course(work / "class", work / "bpcourse")
+        print(f"{len(students)} submissions of {CHAPTER} written; grading with each side in turn ...", flush=True)
+        plain_s = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", CHAPTER], plain, work / "nbgrader.log")
+        ours_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
+                        "--no-progress"], ours, work / "bpcourse.log")
+        plain_scores, our_scores = scores(plain, CHAPTER, students), scores(ours, CHAPTER, students)
+        differ = [s for s in students if plain_scores[s] != our_scores[s]]
+        totals = [plain_scores[s]["score"] for s in students if plain_scores[s]["score"] is not None]
+        max_score = max((plain_scores[s].get("max_score", 0) for s in students), default=0)
+        result = {
+            "chapter": CHAPTER, "submissions": len(students), "jobs": args.jobs, "cpus": os.cpu_count(),
+            "machine": platform.platform(), "nbgrader_seconds": round(plain_s, 2), "bpcourse_seconds": round(ours_s, 2),
+            "nbgrader_per_submission": round(plain_s / len(students), 3),
+            "bpcourse_per_submission": round(ours_s / len(students), 3),
+            "ratio": round(plain_s / ours_s, 3), "target": TARGET, "meets_target": plain_s / ours_s >= TARGET,
+            "scores_identical": not differ, "scores_differ": differ,
+            "ungraded_by_nbgrader": [s for s in students if plain_scores[s]["score"] is None],
+            "mean_score": sum(totals) / len(totals) if totals else 0.0, "max_score": max_score,
+            "full_marks": sum(t == max_score for t in totals), "zero": sum(t == 0 for t in totals),
+        }
+        text = report(result)
+        print(text)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+        args.json.with_suffix(".txt").write_text(text + "\n")
+        print(f"numbers in {args.json}")
+        return 0 if not differ else 1
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
