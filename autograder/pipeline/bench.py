@@ -110,6 +110,39 @@ def scores(course: Path, chapter: str, students: list[str]) -> dict[str, dict]:
     return found
 
 
+def stalls(course: Path, chapter: str, students: list[str], threshold: float = 10.0) -> dict[str, float]:
+    """Student -> seconds lost between two cells (kernel idle, client not yet on to the next cell).
+
+    Read from nbclient's timing metadata in the autograded notebooks. A gap this long is nbclient
+    waiting out a cell's timeout for a reply that had already arrived (see execution.py); it is
+    reported, never subtracted from a time.
+    """
+    from datetime import datetime
+
+    def when(stamp: str) -> float:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+    found = {}
+    for student in students:
+        path = course / "autograded" / student / chapter / f"{chapter}.ipynb"
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        times = [c["metadata"]["execution"] for c in cells
+                 if c.get("cell_type") == "code" and "execution" in c.get("metadata", {})]
+        lost = 0.0
+        for before, after in zip(times, times[1:]):
+            try:
+                gap = when(after["iopub.status.busy"]) - when(before["iopub.status.idle"])
+            except KeyError:
+                continue
+            lost += gap if gap >= threshold else 0.0
+        if lost:
+            found[student] = round(lost, 1)
+    return found
+
+
 def report(result: dict) -> str:
     n, plain, ours = result["submissions"], result["nbgrader_seconds"], result["bpcourse_seconds"]
     ratio = result["ratio"]
@@ -120,6 +153,9 @@ def report(result: dict) -> str:
         f"  nbgrader autograde (serial):        {plain:7.1f} s   {plain / n:5.2f} s/submission",
         f"  bpcourse grade --jobs {result['jobs']}:          {ours:7.1f} s   {ours / n:5.2f} s/submission",
         f"  ratio (nbgrader / bpcourse):        {ratio:7.2f}   target >= {TARGET:g}: {verdict}",
+        *([f"  of nbgrader's time, {sum(result['nbgrader_stalls'].values()):.0f} s went to {len(result['nbgrader_stalls'])} "
+           f"stalled cell(s) (nbclient waiting out its 30 s timeout); without them the ratio would be "
+           f"{result['ratio_without_nbgrader_stalls']:.2f}"] if result["nbgrader_stalls"] else []),
         f"  scores identical: {'yes' if not differ else 'no'} ({len(differ)} differ)"
         + (f": {', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}" if differ else ""),
         f"  mean score {result['mean_score']:.3f} of {result['max_score']:g}; "
@@ -159,12 +195,15 @@ def main(argv: list[str] | None = None) -> int:
         differ = [s for s in students if plain_scores[s] != our_scores[s]]
         totals = [plain_scores[s]["score"] for s in students if plain_scores[s]["score"] is not None]
         max_score = max((plain_scores[s].get("max_score", 0) for s in students), default=0)
+        plain_stalls = stalls(plain, CHAPTER, students)
         result = {
             "chapter": CHAPTER, "submissions": len(students), "jobs": args.jobs, "cpus": os.cpu_count(),
             "machine": platform.platform(), "nbgrader_seconds": round(plain_s, 2), "bpcourse_seconds": round(ours_s, 2),
             "nbgrader_per_submission": round(plain_s / len(students), 3),
             "bpcourse_per_submission": round(ours_s / len(students), 3),
             "ratio": round(plain_s / ours_s, 3), "target": TARGET, "meets_target": plain_s / ours_s >= TARGET,
+            "nbgrader_stalls": plain_stalls, "bpcourse_stalls": stalls(ours, CHAPTER, students),
+            "ratio_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / ours_s, 3),
             "scores_identical": not differ, "scores_differ": differ,
             "ungraded_by_nbgrader": [s for s in students if plain_scores[s]["score"] is None],
             "mean_score": sum(totals) / len(totals) if totals else 0.0, "max_score": max_score,

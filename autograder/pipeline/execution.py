@@ -19,10 +19,11 @@ from __future__ import annotations
 import time
 from queue import Empty
 
+import zmq
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Float, Unicode
+from traitlets import Enum, Float, Integer, Unicode
 
 
 def error_output(name: str, message: str) -> NotebookNode:
@@ -51,6 +52,11 @@ class BudgetedExecute(Execute):
 
     deadline = Float(0.0).tag(config=True)
     poll_slice = Float(0.2).tag(config=True)  # longest single wait for a kernel message, seconds
+    # The client connects before the kernel has bound its ports; zmq then retries every 100 ms.
+    reconnect_ms = Integer(10).tag(config=True)
+    # When the last cell has run the kernel has nothing left to give: stop it rather than ask it to
+    # shut down and poll for its exit every 0.1 s.
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
     stopped = Unicode("")  # why execution stopped early, if it did
 
     def __init__(self, **kwargs):
@@ -65,6 +71,14 @@ class BudgetedExecute(Execute):
         return left if per_cell is None else min(per_cell, left)
 
     def start_new_kernel_client(self):
+        make_client = self.km.client
+
+        def client(**kwargs):
+            kc = make_client(**kwargs)
+            kc.context.setsockopt(zmq.RECONNECT_IVL, self.reconnect_ms)  # for the sockets it is about to open
+            return kc
+
+        self.km.client = client
         kc = super().start_new_kernel_client()
         for channel in (kc.shell_channel, kc.iopub_channel):
             channel.get_msg = sliced(channel.get_msg, self.poll_slice)

@@ -197,16 +197,6 @@ def _serve(args: argparse.Namespace) -> None:
                 print(f"limited_kernel: not preloading {name}: {error}", file=sys.stderr)
         except Exception as error:  # noqa: BLE001 - a module that fails here is imported by the kernel itself
             print(f"limited_kernel: not preloading {name}: {error}", file=sys.stderr)
-    if os.environ.get("LK_WARM") and "matplotlib.pyplot" in sys.modules:
-        import io
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        fig = Figure(figsize=(4, 3), dpi=72)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot([0, 1], [1, 0], "o-", label=r"$x\,\sigma'(x)$")
-        ax.set_title(r"$f(x) = x\,\sigma(x)$"); ax.set_xlabel("x"); ax.legend(); ax.grid(True)
-        fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")
     if threading.active_count() != 1:
         raise SystemExit("limited_kernel: preloading started threads; a fork would not carry them")
 
