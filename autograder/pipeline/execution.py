@@ -13,6 +13,12 @@ cell of chapter 1 stalled until its timeout in 2 of 100 plain `nbgrader autograd
 quarter of ours); when the poll times out, pyzmq looks at the socket once more and finds the
 reply, so the cell's outputs and score are right but it cost the whole timeout. A slice of
 `poll_slice` seconds bounds that cost and changes nothing else: every deadline stays the same.
+
+Starting and stopping a kernel costs no idle time either: jupyter_client's wait_for_ready ends
+by listening to IOPub until it has been silent for 0.2 s, and its shutdown polls for the
+kernel's exit every 0.1 s; here readiness ends with the kernel's own idle status for the
+kernel_info request (nbclient ignores IOPub messages of other requests anyway), and the kernel
+is killed and reaped at once.
 """
 from __future__ import annotations
 
@@ -47,6 +53,39 @@ def sliced(get_msg, slice_s: float):
     return get_msg_in_slices
 
 
+async def wait_until_ready(kc, timeout: float | None = None, iopub_wait: float = 0.2) -> None:
+    """jupyter_client's wait_for_ready, ending as soon as the kernel reports idle after a kernel_info.
+
+    As there: ask for kernel_info until the shell channel replies and IOPub carries a message
+    within `iopub_wait` seconds (else IOPub is not connected yet: ask again). Unlike there, no
+    0.2 s of IOPub silence is waited for at the end.
+    """
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    asked: set[str] = set()
+    while True:
+        asked.add(kc.kernel_info())
+        try:
+            reply = await kc.shell_channel.get_msg(timeout=1)
+        except Empty:
+            reply = None
+        if reply is not None and reply["msg_type"] == "kernel_info_reply":
+            until = time.monotonic() + iopub_wait
+            try:
+                while True:
+                    message = await kc.iopub_channel.get_msg(timeout=max(0.0, until - time.monotonic()))
+                    until = time.monotonic() + iopub_wait  # IOPub is connected: wait for the idle status
+                    if (message["msg_type"] == "status" and message["content"].get("execution_state") == "idle"
+                            and message["parent_header"].get("msg_id") in asked):
+                        kc._handle_kernel_info_reply(reply)
+                        return
+            except Empty:
+                pass
+        if not await kc._async_is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+
 class BudgetedExecute(Execute):
     """Execute with a deadline (time.monotonic() seconds; 0 = none) shared by all cells."""
 
@@ -76,6 +115,7 @@ class BudgetedExecute(Execute):
         def client(**kwargs):
             kc = make_client(**kwargs)
             kc.context.setsockopt(zmq.RECONNECT_IVL, self.reconnect_ms)  # for the sockets it is about to open
+            kc.wait_for_ready = lambda timeout=None: wait_until_ready(kc, timeout)
             return kc
 
         self.km.client = client
@@ -83,6 +123,12 @@ class BudgetedExecute(Execute):
         for channel in (kc.shell_channel, kc.iopub_channel):
             channel.get_msg = sliced(channel.get_msg, self.poll_slice)
         return kc
+
+    async def _async_cleanup_kernel(self) -> None:
+        if self.shutdown_kernel == "immediate" and self.km is not None and self.km.has_kernel:
+            await self.km.provisioner.kill()
+            self.km.provisioner.process.wait()  # killed: it exits at once
+        await super()._async_cleanup_kernel()
 
     def preprocess_cell(self, cell, resources, index):
         # nbconvert calls this for every cell (nbclient's execute_cell is bound to its own coroutine,

@@ -11,6 +11,7 @@ A submission that loops, crashes its kernel or is not a notebook still gets a ro
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import multiprocessing
 import os
@@ -385,10 +386,12 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
         try:
             with quiet_nbgrader():
                 _prepare_workers()  # meanwhile, the server imports
+            gc.freeze()  # what workers inherit is never collected: their GC does not walk it
             socket_path = server_folder / "kernels.sock"
             via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
             _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
         finally:
+            gc.unfreeze()
             _stop_kernel_server(server)
     results = [outcomes[s] for s in students]
     _write_run(root, chapter, results)
