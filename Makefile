@@ -16,7 +16,7 @@ export MPLBACKEND          := Agg
 # nbgrader runs alembic by name when it makes a gradebook.
 export PATH                := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test bench lab tour release check venv clean
+.PHONY: demo test test-browser bench lab tour release check venv clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,23 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Every chapter in JupyterLab in headless Chromium (Debian's package, installed with apt when missing
+# and running as root). Screenshots go to out/browser/.
+BROWSER_STAMP := $(VENV)/.browser-installed
+
+$(BROWSER_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+	@touch $@
+
+test-browser: $(BROWSER_STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$CHROMIUM" ] || \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "error: Chromium not found: install it (Debian: sudo apt-get install chromium) or set CHROMIUM=/path/to/it"; exit 1; \
+	  fi
+	$(BIN)/python -m pytest -q tests/browser -o addopts="-ra --strict-markers"
 
 # Speed and memory of the package, then grading throughput against plain nbgrader (about 15 minutes).
 bench: $(STAMP)

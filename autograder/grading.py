@@ -88,9 +88,17 @@ def grade(name: str, namespace: Mapping[str, Any], points: float, seed: int) -> 
     return report.score
 
 
+class CheckFailed(AssertionError):
+    """A visible test's verdict. IPython shows it as its message alone: the report above it says the
+    rest, and a traceback through the grader's code would only bury it."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
 def check(name: str, namespace: Mapping[str, Any], seed: int = 0) -> None:
-    """Visible test: print what is right and wrong; raise AssertionError naming the first problem."""
+    """Visible test: print what is right and wrong; raise CheckFailed (an AssertionError) naming the first problem."""
     report = report_for(name, namespace, 1.0, seed)
     print(report.text(with_points=False))
     if not report.passed:
-        raise AssertionError(report.first_problem())
+        raise CheckFailed(report.first_problem())
