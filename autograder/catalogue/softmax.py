@@ -211,6 +211,8 @@ CE_VARIANTS: list[Variant] = [
     wrong("softmax_cross_entropy", "loss from the log of probabilities", STABLE + STABLE_LOG + _ce_with(
         loss="-np.log(P[np.arange(N), y]).mean()"),
           loss=True, dZ=True, inputs=True, **{"large logits": "rounded to 0"}),
+    wrong("softmax_cross_entropy", "loss as -sum(Y * log P)", STABLE + STABLE_LOG + _ce_with(
+        loss="-np.sum(Y * np.log(P)) / N"), loss=True, dZ=True, inputs=True, **{"large logits": "rounded to 0"}),
     wrong("softmax_cross_entropy", "unshifted softmax inside", _ce(
         "    N = Z.shape[0]\n    E = np.exp(Z)\n    P = E / E.sum(axis=1, keepdims=True)\n    y = np.asarray(y, int)\n"
         "    Y = np.eye(Z.shape[1])[y]\n    return -np.log(P[np.arange(N), y]).mean(), (P - Y) / N\n"),
