@@ -675,3 +675,211 @@ def test_ch03_answers_are_collapsed():
     assert len(answers) >= 6
     for cell in answers:
         assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+
+
+# ---------------------------------------------------------------------------------------------
+# ch04_softmax_cross_entropy: the numbers it shows and states, its exploration, the cost of a Jacobian
+
+CH04 = SOURCE / "ch04_softmax_cross_entropy" / "ch04_softmax_cross_entropy.ipynb"
+
+
+def markdown_of(cell_id: str) -> str:
+    """A Markdown cell's text with its line breaks and runs of spaces made single spaces."""
+    return " ".join(cell_by_id(nbformat.read(CH04, as_version=4), cell_id).source.split())
+
+
+def test_ch04_softmax_worked_example_and_its_shift_show_the_reference_numbers():
+    skip_without(CH04)
+    from backprop import losses
+
+    nb = executed(CH04)
+    z = np.array([2.0, 1.0, 0.1])
+    e, p = np.exp(z), losses.softmax(z)
+    assert_printed(printed_numbers(cell_by_id(nb, "softmax-by-hand")), {
+        "exp(z1)": e[0], "exp(z2)": e[1], "exp(z3)": e[2], "sum": e.sum(), "p1": p[0], "p2": p[1], "p3": p[2]})
+    assert "the reference agrees: True" in text_of(cell_by_id(nb, "softmax-by-hand"))
+    # The collapsed answer states two rounded probabilities: the largest one of z and of 2z.
+    answer = markdown_of("predict-shift-answer")
+    assert f"from about {p[0]:.2f} to about {losses.softmax(2 * z)[0]:.2f}" in answer, answer
+    shown = text_of(cell_by_id(nb, "predict-shift-check")).splitlines()
+    assert shown[0].split("=")[1] == shown[1].split("=")[1], shown  # z and z + 100 print the same probabilities
+
+
+def test_ch04_overflow_is_shown_with_its_warnings_caught():
+    skip_without(CH04)
+    nb = executed(CH04)
+    printed = text_of(cell_by_id(nb, "overflow-demo"))
+    blocks = printed.split("\n\n")[1:]
+    assert len(blocks) == 4, printed
+    assert "nan" not in blocks[0] and all("naive:   [nan" in block for block in blocks[1:]), printed
+    assert all("nan" not in line for line in printed.splitlines() if "shifted" in line), printed
+    assert "overflow encountered in exp" in blocks[1] and "invalid value encountered" in blocks[2], printed
+    assert f"exp(709) = {np.exp(709.0):.4g}" in printed
+    check = text_of(cell_by_id(nb, "predict-overflow-check"))
+    assert "[[nan, nan], [0.5, 0.5]]" in check and "[[0.5, 0.5], [nan, nan]]" in check, check
+    assert "[[0.5, 0.5], [0.5, 0.5]]" in check, check
+
+
+def test_ch04_log_softmax_demo_and_the_clipping_cap():
+    skip_without(CH04)
+    nb = executed(CH04)
+    rows = text_of(cell_by_id(nb, "logsoftmax-demo")).splitlines()[1:]
+    assert "-inf" in rows[0] and "-800." in rows[0].split("]")[-2], rows
+    cap = f"{np.log(1e-8):.4f}"
+    assert rows[0].count(cap) == 1 and rows[1].count(cap) == 1 and cap not in rows[2], rows
+    assert f"{np.log(1e-8):.1f}" == "-18.4" and "-18.4" in markdown_of("logsoftmax-intro")
+    assert any("image/png" in o.get("data", {}) for o in cell_by_id(nb, "logsoftmax-figure").outputs)
+
+
+def test_ch04_cross_entropy_worked_example_shows_the_reference_numbers():
+    skip_without(CH04)
+    from backprop import losses
+
+    nb = executed(CH04)
+    Z = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, -1.0]])
+    y = np.array([0, 2])
+    loss, dZ = losses.softmax_cross_entropy(Z, y)
+    logP = losses.log_softmax(Z)
+    cell = cell_by_id(nb, "ce-by-hand")
+    assert_printed(printed_numbers(cell), {"-log p[1, y1]": -logP[0, 0], "-log p[2, y2]": -logP[1, 2], "loss": loss})
+    matrix = re.search(r"dZ = \(P - Y\) / N =\n(.*?)\neach row", text_of(cell), re.S).group(1)
+    shown = np.array([float(v) for v in re.findall(r"-?\d+\.\d+", matrix)]).reshape(2, 3)
+    assert np.allclose(shown, dZ, atol=5e-5), shown
+    check = text_of(cell_by_id(nb, "ce-numeric-check"))
+    error = float(re.search(r"relative error (\S+)", check).group(1))
+    assert error < 1e-7 and check.rstrip().endswith("True True"), check
+    twice = text_of(cell_by_id(nb, "predict-ce-check"))
+    assert f"loss: {loss:.4f} -> {loss:.4f}" in twice, twice
+    confident = [float(v) for v in twice.splitlines()[1].split(":")[1].split(",")]
+    assert max(abs(v) for v in confident) < 1e-11, confident
+
+
+def test_ch04_jacobian_demo_agrees_with_central_differences():
+    skip_without(CH04)
+    nb = executed(CH04)
+    printed = text_of(cell_by_id(nb, "jacobian-demo"))
+    assert float(re.search(r"relative error (\S+)", printed).group(1)) < 1e-7, printed
+    assert "symmetric: True" in printed
+    assert "the same vector-Jacobian products: True" in text_of(cell_by_id(nb, "vjp-check"))
+    assert text_of(cell_by_id(nb, "vjp-check")).rstrip().endswith("True")
+    assert text_of(cell_by_id(nb, "vjp-timing")).rstrip().endswith("the same result: True")
+
+
+def test_ch04_jacobian_cost_for_fifty_thousand_classes_is_computed_and_stated_right():
+    skip_without(CH04)
+    nb = executed(CH04)
+    C, N = 50_000, 64
+    printed = text_of(cell_by_id(nb, "vjp-cost"))
+    assert f"Jacobian, one example: {C * C * 8:,} bytes = {C * C * 8 / 1e9:.0f} GB" in printed, printed
+    assert f"Jacobians, the batch: {N * C * C * 8:,} bytes = {N * C * C * 8 / 1e12:.2f} TB" in printed, printed
+    assert f"J.T @ g, one example: {2 * C * C:,} flops" in printed and f"{4 * C:,} flops" in printed, printed
+    assert f"{3 * C * 8:,} bytes" in printed, printed
+    assert C * C * 8 / 1e9 == 20 and "20 GB" in markdown_of("summary")
+    answer = markdown_of("predict-cost-answer")
+    assert f"{(2 * C) ** 2 * 8 / 1e9:.0f} GB per example" in answer, answer
+    assert f"from {4 * C:,} to {4 * 2 * C:,} flops" in answer, answer
+    check = text_of(cell_by_id(nb, "predict-cost-check"))
+    assert f"formula {4 * 2 * C:,} flops" in check and f"Jacobian    {(2 * C) ** 2 * 8 / 1e9:.0f} GB" in check, check
+
+
+def test_ch04_temperature_answer_matches_the_computation():
+    skip_without(CH04)
+    from backprop import losses
+
+    nb = executed(CH04)
+    z = np.array([2.0, 1.0, 0.1, -1.0])
+    assert f"{np.log(4):.3f}" == "1.386" and "1.386" in markdown_of("predict-temperature-answer")
+    printed = text_of(cell_by_id(nb, "predict-temperature-check"))
+    for label in (0, 3):
+        losses_t = [losses.softmax_cross_entropy((z / t)[None, :], np.array([label]))[0] for t in (0.05, 1.0, 1000.0)]
+        assert f"label {label}: loss at T = 0.05, 1, 1000: " + ", ".join(f"{v:.4f}" for v in losses_t) in printed
+        assert abs(losses_t[2] - np.log(4)) < 2e-3
+    # With label 3, -log p3 is about (z0 - z3) / T = 3 / T for small T.
+    assert abs(losses.softmax_cross_entropy((z / 0.05)[None, :], np.array([3]))[0] - 3 / 0.05) < 1e-3
+
+
+def test_ch04_overfit_example_shows_the_reference_numbers_and_contradicts_the_source():
+    skip_without(CH04)
+    from backprop import network
+
+    nb = executed(CH04)
+    run_short, run_long = worked_examples.softmax_overfit(), worked_examples.softmax_overfit(steps=3000)
+    history = np.array(run_short["losses"])
+    cell = cell_by_id(nb, "overfit-run")
+    assert_printed(printed_numbers(cell), {"loss at step 1": history[0], "loss at step 200": history[-1],
+                                           "loss at step 3000": run_long["losses"][-1]})
+    rises = (np.flatnonzero(np.diff(history) > 0) + 1).tolist()
+    assert rises and f"steps where the loss went up: {rises}" in text_of(cell)  # not monotonic
+    right = int(np.sum(network.predict(run_long["trained"], run_long["X"]) == run_long["labels"]))
+    assert right == 7 and "7 of 8" in text_of(cell)  # one point stays misclassified
+    assert run_long["losses"][-1] > 0.2  # levels off well above zero
+    assert any("image/png" in o.get("data", {}) for o in cell_by_id(nb, "overfit-figure").outputs)
+    yours = re.search(r"your loss at step 200: (\S+);  the reference's: (\S+)", text_of(cell_by_id(nb, "overfit-yours")))
+    assert yours and yours.group(1) == yours.group(2) == f"{history[-1]:.6f}"
+    assert "Finish exercise 3" in text_of(cell_by_id(executed(CH04, student=True), "overfit-yours"))
+
+
+def ch04_exploration() -> dict:
+    """The exploration's cells (setup, function, widget) run in this process, as a student would run them."""
+    import warnings
+
+    nb = nbformat.read(CH04, as_version=4)
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
+        for cell_id in ("setup", "explore-setup", "explore-widget"):
+            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
+            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
+    namespace["plt"].close("all")
+    return namespace
+
+
+def test_ch04_exploration_draws_before_any_exercise_is_solved_and_follows_its_controls(capsys):
+    skip_without(CH04)
+    from backprop import losses
+
+    outputs = widget_outputs(executed(CH04, student=True))
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the exploration drew no figure"
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    z0 = np.array([2.0, 1.0, 0.1, -1.0])
+    assert f"loss  = {losses.softmax_cross_entropy(z0[None, :], np.array([0]))[0]:.4f}" in printed, printed
+
+    space = ch04_exploration()
+    capsys.readouterr()
+    shown = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(space["plt"], "show", lambda: None)
+        for setting in [(2.0, 1.0, 0.1, -1.0, 1.0, 0), (2.0, 1.0, 0.1, -1.0, 10.0, 0), (2.0, 1.0, 0.1, -1.0, 1.0, 3),
+                        (-5.0, 1.0, 0.1, 8.0, 1.0, 0)]:
+            space["explore_softmax"](*setting)
+            space["plt"].close("all")
+            shown[setting] = capsys.readouterr().out
+    assert len(set(shown.values())) == 4, shown  # each control changes what is shown
+    for (a, b, c, d, t, label), out in shown.items():
+        z = np.array([a, b, c, d])
+        loss, dS = losses.softmax_cross_entropy((z / t)[None, :], np.array([label]))
+        assert f"loss  = {loss:.4f}" in out, out
+        total = float(re.search(r"sum of its entries = (\S+)", out).group(1))
+        assert abs(total) < 1e-12, out
+        numeric = np.array([(losses.softmax_cross_entropy(((z + h) / t)[None, :], np.array([label]))[0]
+                             - losses.softmax_cross_entropy(((z - h) / t)[None, :], np.array([label]))[0]) / 2e-5
+                            for h in 1e-5 * np.eye(4)])
+        shown_grad = np.array([float(v) for v in re.search(r"dL/dz = \[([^\]]*)\]", out).group(1).split()])
+        assert np.allclose(shown_grad, numeric, atol=1e-4), (shown_grad, numeric)  # the gradient of the logits z
+
+
+def test_ch04_blank_student_version_fails_its_visible_tests():
+    skip_without(CH04)
+    nb = executed(CH04, student=True)
+    for name in GRADED["ch04_softmax_cross_entropy"]:
+        cell = cell_by_id(nb, name.replace("_", "-") + "-tests")
+        assert any(o.output_type == "error" for o in cell.outputs), f"{name}'s visible tests pass on a blank"
+
+
+def test_ch04_answers_are_collapsed():
+    skip_without(CH04)
+    nb = nbformat.read(CH04, as_version=4)
+    answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
+    assert len(answers) >= 5
+    for cell in answers:
+        assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
