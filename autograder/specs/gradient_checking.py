@@ -158,7 +158,7 @@ def _value_mistakes(f, g, x: Array, h: float, default_h: bool) -> list[tuple[Any
 
 def numerical_gradient_cases(seed: int) -> list[FunctionCase]:
     rng = np.random.default_rng(seed)
-    hint = (" (loop over every entry whatever the shape of x: np.ndindex(x.shape) gives every index tuple, "
+    hint = (" (if the shape of x is the trouble: np.ndindex(x.shape) gives every index tuple of any shape, "
             "and x[index] reads or writes one entry)")
     cases = []
     plan = [("values", (4, 3), 1e-5, False), ("values", (3, 5), 1e-3, False), ("values", (2, 6), EXACT_STEP, True),
