@@ -569,13 +569,12 @@ def test_ch02_answers_are_collapsed():
 # ch03: the numbers it shows, its explorations, its debugging exercise
 
 
-def skip_without(path: Path) -> None:
-    if path not in NOTEBOOKS:
-        pytest.skip(f"{path.relative_to(ROOT)} is not written yet")
+def require_notebook(path: Path) -> None:
+    assert path in NOTEBOOKS, f"{path.relative_to(ROOT)} is missing"
 
 
 def test_ch03_worked_example_shows_the_reference_numbers():
-    skip_without(CH03)
+    require_notebook(CH03)
     nb = executed(CH03)
     example = worked_examples.dead_relu_network()
     grads = example["grads"]
@@ -595,7 +594,7 @@ def test_ch03_worked_example_shows_the_reference_numbers():
 
 
 def test_ch03_gradient_checks_agree():
-    skip_without(CH03)
+    require_notebook(CH03)
     nb = executed(CH03)
     for cell_id in ("affine-numeric-check", "dead-relu-numeric-check"):
         errors = [float(e) for e in re.findall(r"relative error:? (\S+?)\s", text_of(cell_by_id(nb, cell_id)) + " ")]
@@ -605,7 +604,7 @@ def test_ch03_gradient_checks_agree():
 
 
 def test_ch03_explorations_draw_before_any_exercise_is_solved():
-    skip_without(CH03)
+    require_notebook(CH03)
     nb = executed(CH03, student=True)
     outputs = widget_outputs(nb)
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2, "the two explorations drew no figures"
@@ -617,7 +616,7 @@ def test_ch03_explorations_draw_before_any_exercise_is_solved():
 
 
 def test_ch03_live_training_learns_with_the_solution():
-    skip_without(CH03)
+    require_notebook(CH03)
     cell = cell_by_id(executed(CH03), "train-live")
     assert any("image/png" in o.get("data", {}) for o in cell.outputs if o.output_type == "display_data")
     accuracy = re.search(r"(\d+\.\d)% on 400 new points", text_of(cell))
@@ -627,7 +626,7 @@ def test_ch03_live_training_learns_with_the_solution():
 def test_ch03_debug_this_names_each_planted_bug_and_the_fixes_pass():
     """The colleague's backward has three bugs that `check` names; fixing them (the collapsed answer's lines)
     makes every piece pass and the network's gradients equal the reference's."""
-    skip_without(CH03)
+    require_notebook(CH03)
     from autograder import report_for
     from backprop import activations, data, network
 
@@ -661,7 +660,7 @@ def test_ch03_debug_this_names_each_planted_bug_and_the_fixes_pass():
 
 
 def test_ch03_blank_student_version_fails_its_visible_tests():
-    skip_without(CH03)
+    require_notebook(CH03)
     nb = executed(CH03, student=True)
     for name in GRADED["ch03_two_layer_network"]:
         cell = cell_by_id(nb, name.replace("_", "-") + "-tests")
@@ -669,7 +668,7 @@ def test_ch03_blank_student_version_fails_its_visible_tests():
 
 
 def test_ch03_answers_are_collapsed():
-    skip_without(CH03)
+    require_notebook(CH03)
     nb = nbformat.read(CH03, as_version=4)
     answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
     assert len(answers) >= 6
@@ -689,7 +688,7 @@ def markdown_of(cell_id: str) -> str:
 
 
 def test_ch04_softmax_worked_example_and_its_shift_show_the_reference_numbers():
-    skip_without(CH04)
+    require_notebook(CH04)
     from backprop import losses
 
     nb = executed(CH04)
@@ -706,7 +705,7 @@ def test_ch04_softmax_worked_example_and_its_shift_show_the_reference_numbers():
 
 
 def test_ch04_overflow_is_shown_with_its_warnings_caught():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = executed(CH04)
     printed = text_of(cell_by_id(nb, "overflow-demo"))
     blocks = printed.split("\n\n")[1:]
@@ -721,7 +720,7 @@ def test_ch04_overflow_is_shown_with_its_warnings_caught():
 
 
 def test_ch04_log_softmax_demo_and_the_clipping_cap():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = executed(CH04)
     rows = text_of(cell_by_id(nb, "logsoftmax-demo")).splitlines()[1:]
     assert "-inf" in rows[0] and "-800." in rows[0].split("]")[-2], rows
@@ -732,7 +731,7 @@ def test_ch04_log_softmax_demo_and_the_clipping_cap():
 
 
 def test_ch04_cross_entropy_worked_example_shows_the_reference_numbers():
-    skip_without(CH04)
+    require_notebook(CH04)
     from backprop import losses
 
     nb = executed(CH04)
@@ -755,7 +754,7 @@ def test_ch04_cross_entropy_worked_example_shows_the_reference_numbers():
 
 
 def test_ch04_jacobian_demo_agrees_with_central_differences():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = executed(CH04)
     printed = text_of(cell_by_id(nb, "jacobian-demo"))
     assert float(re.search(r"relative error (\S+)", printed).group(1)) < 1e-7, printed
@@ -766,7 +765,7 @@ def test_ch04_jacobian_demo_agrees_with_central_differences():
 
 
 def test_ch04_jacobian_cost_for_fifty_thousand_classes_is_computed_and_stated_right():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = executed(CH04)
     C, N = 50_000, 64
     printed = text_of(cell_by_id(nb, "vjp-cost"))
@@ -783,7 +782,7 @@ def test_ch04_jacobian_cost_for_fifty_thousand_classes_is_computed_and_stated_ri
 
 
 def test_ch04_temperature_answer_matches_the_computation():
-    skip_without(CH04)
+    require_notebook(CH04)
     from backprop import losses
 
     nb = executed(CH04)
@@ -799,7 +798,7 @@ def test_ch04_temperature_answer_matches_the_computation():
 
 
 def test_ch04_overfit_example_shows_the_reference_numbers_and_contradicts_the_source():
-    skip_without(CH04)
+    require_notebook(CH04)
     from backprop import network
 
     nb = executed(CH04)
@@ -835,7 +834,7 @@ def ch04_exploration() -> dict:
 
 
 def test_ch04_exploration_draws_before_any_exercise_is_solved_and_follows_its_controls(capsys):
-    skip_without(CH04)
+    require_notebook(CH04)
     from backprop import losses
 
     outputs = widget_outputs(executed(CH04, student=True))
@@ -869,7 +868,7 @@ def test_ch04_exploration_draws_before_any_exercise_is_solved_and_follows_its_co
 
 
 def test_ch04_blank_student_version_fails_its_visible_tests():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = executed(CH04, student=True)
     for name in GRADED["ch04_softmax_cross_entropy"]:
         cell = cell_by_id(nb, name.replace("_", "-") + "-tests")
@@ -877,8 +876,183 @@ def test_ch04_blank_student_version_fails_its_visible_tests():
 
 
 def test_ch04_answers_are_collapsed():
-    skip_without(CH04)
+    require_notebook(CH04)
     nb = nbformat.read(CH04, as_version=4)
+    answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
+    assert len(answers) >= 5
+    for cell in answers:
+        assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+
+
+# ---------------------------------------------------------------------------------------------
+# ch05: checking gradients. The numbers it prints, its exploration, the bug hunt with the student's checker
+
+CH05 = SOURCE / "ch05_gradient_checking" / "ch05_gradient_checking.ipynb"
+
+
+def ch05_g(x):
+    return np.exp(np.sin(x))
+
+
+def ch05_g_prime(x):
+    return np.cos(x) * np.exp(np.sin(x))
+
+
+def test_ch05_differences_and_their_orders():
+    require_notebook(CH05)
+    nb = executed(CH05)
+    f, f_prime, theta, h = (lambda t: t**3 + 2 * t), (lambda t: 3 * t**2 + 2), 2.0, 0.01
+    one, central = (f(theta + h) - f(theta)) / h, (f(theta + h) - f(theta - h)) / (2 * h)
+    assert_printed(printed_numbers(cell_by_id(nb, "cubic-example")), {
+        "exact f'(2)": 14.0, "one-sided": one, "central": central, "one-sided error": one - 14.0,
+        "central error": central - 14.0}, decimals=6)
+    assert abs((one - 14.0) - (6 * h + h**2)) < 1e-9 and abs((central - 14.0) - h**2) < 1e-9  # the text's 6h + h^2, h^2
+    h = 0.001
+    assert_printed(printed_numbers(cell_by_id(nb, "predict-order-check")), {
+        "one-sided error": (f(theta + h) - f(theta)) / h - 14.0, "central error": (f(theta + h) - f(theta - h)) / (2 * h) - 14.0},
+        decimals=6)
+    # The slopes of the log-log fit: about 1 and 2, recomputed here.
+    steps = np.logspace(-4, -1, 13)
+    slopes = [np.polyfit(np.log10(steps), np.log10(np.abs(e)), 1)[0] for e in (
+        (ch05_g(1 + steps) - ch05_g(1.0)) / steps - ch05_g_prime(1.0),
+        (ch05_g(1 + steps) - ch05_g(1 - steps)) / (2 * steps) - ch05_g_prime(1.0))]
+    shown = printed_numbers(cell_by_id(nb, "orders-fit"))
+    assert_printed(shown, {"one-sided slope": slopes[0], "central slope": slopes[1]}, decimals=3)
+    assert abs(shown["one-sided slope"] - 1) < 0.05 and abs(shown["central slope"] - 2) < 0.05, shown
+
+
+def ch05_exploration() -> dict:
+    """The setup, fit and exploration cells run in this process, as a student would run them."""
+    import warnings
+
+    nb = nbformat.read(CH05, as_version=4)
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
+        for cell_id in ("setup", "orders-fit", "explore-setup"):
+            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
+            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
+    namespace["plt"].close("all")
+    return namespace
+
+
+def test_ch05_step_exploration_draws_before_any_exercise_and_moves_with_h(capsys):
+    require_notebook(CH05)
+    nb = executed(CH05, student=True)
+    outputs = widget_outputs(nb)
+    assert any("image/png" in o.get("data", {}) for o in outputs), "the exploration drew no figure"
+    printed = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "float64 at h = 1.0e-05" in printed and "float32 at h = 1.0e-05" in printed, printed
+
+    space = ch05_exploration()
+    lines = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(space["plt"], "show", lambda: None)
+        for log10_h in (-5.0, -10.0, -2.0):
+            capsys.readouterr()
+            space["show_step"](log10_h)
+            space["plt"].close("all")
+            lines[log10_h] = capsys.readouterr().out
+    assert len(set(lines.values())) == 3, lines  # moving the slider changes what is printed
+    row = r"float64 at h = \S+: one-sided error (\S+), central error (\S+);"
+    for log10_h, text in lines.items():
+        h = 10.0**log10_h
+        one, central = (float(v) for v in re.search(row, text).groups())
+        assert one == pytest.approx(abs((ch05_g(1 + h) - ch05_g(1.0)) / h - ch05_g_prime(1.0)), rel=0.06)
+        assert central == pytest.approx(abs((ch05_g(1 + h) - ch05_g(1 - h)) / (2 * h) - ch05_g_prime(1.0)), rel=0.06)
+    # The U: round-off wins at 1e-10, truncation at 1e-2, the default 1e-5 sits near the bottom.
+    central = {k: float(re.search(row, t).group(2)) for k, t in lines.items()}
+    assert central[-5.0] < 1e-9 < central[-10.0] and central[-5.0] < 1e-9 < central[-2.0], central
+    best = [float(v) for v in re.findall(r"central (\d\S*)$", lines[-5.0], re.M)]
+    assert 1e-7 < best[0] < 1e-4 and 1e-4 < best[1] < 1e-2, best  # float64, float32
+    # The text's claims about float32: h = 1e-5 leaves an error near 1e-2; its best h is far larger than float64's.
+    err32 = dict(re.findall(r"float32, h = (\S+): central error (\S+)", text_of(cell_by_id(executed(CH05), "predict-float32-check"))))
+    assert 5e-3 < float(err32["1e-05"]) < 5e-2 and float(err32["1e-07"]) > float(err32["1e-05"]), err32
+
+
+def test_ch05_relative_error_kink_and_group_numbers():
+    require_notebook(CH05)
+    from backprop import gradcheck as gc
+    from backprop import layers, network
+
+    nb = executed(CH05)
+    printed = text_of(cell_by_id(nb, "predict-relative-check"))
+    assert re.search(r"g against 2g:\s+0\.333333", printed) and re.search(r"g against -g:\s+1\.000000", printed), printed
+    g = np.random.default_rng(0).standard_normal(10**6)
+    wrong = g.copy()
+    wrong[123] *= 1.01
+    assert f"{gc.relative_error(g, wrong):.1e}" in printed
+    kink = re.findall(r"numerical \[(.*?)\], analytic .*relative error (\S+)", text_of(cell_by_id(nb, "kink-demo")))
+    assert [k[0].split()[-1] for k in kink] == ["0.65", "1."], kink
+    assert float(kink[0][1]) > 1e-2 and float(kink[1][1]) < 1e-9, kink
+    relu_sum = lambda v: float(np.sum(layers.relu_forward(v)[0]))
+    z = np.array([0.7, -0.4, 3e-6])
+    assert f"{gc.relative_error(gc.numerical_gradient(relu_sum, z.copy()), (z > 0).astype(float)):.1e}" == kink[0][1]
+    assert "z = 0: central difference 0.5000" in text_of(cell_by_id(nb, "predict-kink-check"))
+    assert "central difference 0.2500" in text_of(cell_by_id(nb, "predict-kink-check"))
+    groups = text_of(cell_by_id(nb, "groups-demo")).splitlines()
+    right = [float(v) for v in re.findall(r"'\w+': '(\S+?)'", groups[0])]
+    wrong_b2 = dict(re.findall(r"'(\w+)': '(\S+?)'", groups[1]))
+    assert len(right) == 4 and max(right) < 1e-7, groups
+    assert float(wrong_b2["b2"]) == pytest.approx(0.6, abs=0.05) and float(wrong_b2["W1"]) < 1e-7, groups
+    # The cost: 2P evaluations against 2.
+    counts = printed_counts(cell_by_id(nb, "cost-count"))
+    P = sum(v.size for v in network.init_params([10, 20, 1], seed=6, activation="tanh").values())
+    assert counts["parameters"] == P and counts["loss evaluations, one group at a time"] == 2 * P, counts
+    assert counts["loss evaluations, one random direction"] == 2, counts
+    miss = text_of(cell_by_id(nb, "predict-miss-check"))
+    assert re.search(r"directions above 1e-4:\s+\d+%", miss), miss
+
+
+def test_ch05_bug_hunt_needs_the_checker_finds_w2_and_the_fix_passes():
+    require_notebook(CH05)
+    from backprop import gradcheck as gc
+    from backprop import layers, losses, network
+
+    nb = executed(CH05)
+    verdicts = dict(re.findall(r"^(\w+): relative error \S+\s+(right|WRONG)$", text_of(cell_by_id(nb, "hunt-check")), re.M))
+    assert verdicts == {"W1": "right", "b1": "right", "W2": "WRONG", "b2": "right", "W3": "right", "b3": "right"}
+    assert "Finish exercise 3" in text_of(cell_by_id(executed(CH05, student=True), "hunt-check"))
+    assert NEEDS_SOLUTIONS_TAG in cell_by_id(nbformat.read(CH05, as_version=4), "hunt-check").metadata.get("tags", [])
+    # The collapsed answer's fix makes every group right, and the gradients the reference network's.
+    source = cell_by_id(nbformat.read(CH05, as_version=4), "hunt-suspect").source
+    fixed = source.replace("dW2 = dZ2.T @ A1", "dW2 = A1.T @ dZ2")
+    assert fixed != source
+    space = {"np": np, "layers": layers, "losses": losses, "refnet": network}
+    exec(fixed, space)  # noqa: S102 - the notebook's own cell
+    errors = gc.gradient_check(space["hunt_loss"], space["params_hunt"], space["hunt_grads"])
+    assert max(errors.values()) < 1e-7, errors
+    _, want = network.mlp_loss(space["params_hunt"], space["X_hunt"], space["y_hunt"], "tanh")
+    assert all(np.allclose(space["hunt_grads"][k], want[k]) for k in want)
+
+
+def test_ch05_a_wrong_checker_misses_the_bug():
+    """The hunt works because the checker is right: a checker that nudges a copy loss_fn never reads flags everything."""
+    require_notebook(CH05)
+    from autograder.catalogue.gradient_checking import GC_VARIANTS
+    from backprop import gradcheck as gc
+    from backprop import layers, losses, network
+
+    space = {"np": np, "layers": layers, "losses": losses, "refnet": network}
+    exec(cell_by_id(nbformat.read(CH05, as_version=4), "hunt-suspect").source, space)  # noqa: S102
+    blind = next(v for v in GC_VARIANTS if v.label == "nudges a copy that loss_fn never reads")
+    checker = {"numerical_gradient": gc.numerical_gradient, "relative_error": gc.relative_error}
+    exec(blind.code, checker)  # noqa: S102
+    errors = checker["gradient_check"](space["hunt_loss"], space["params_hunt"], space["hunt_grads"])
+    assert all(e == 1.0 for e in errors.values()), errors
+
+
+def test_ch05_blank_student_version_fails_its_visible_tests():
+    require_notebook(CH05)
+    nb = executed(CH05, student=True)
+    for name in GRADED["ch05_gradient_checking"]:
+        cell = cell_by_id(nb, name.replace("_", "-") + "-tests")
+        assert any(o.output_type == "error" for o in cell.outputs), f"{name}'s visible tests pass on a blank"
+
+
+def test_ch05_answers_are_collapsed():
+    require_notebook(CH05)
+    nb = nbformat.read(CH05, as_version=4)
     answers = [cell for cell in nb.cells if cell.id.endswith("-answer")]
     assert len(answers) >= 5
     for cell in answers:
