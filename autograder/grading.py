@@ -18,7 +18,7 @@ import numpy as np
 from autograder.function_grading import grade_function
 from autograder.layer_grading import grade_backward, grade_forward
 from autograder.report import Item, Report
-from autograder.specs import autodiff, chain_rule, networks
+from autograder.specs import autodiff, chain_rule, checkpointing, networks
 from autograder.specs import layers as layer_specs
 
 Grader = Callable[[MutableMapping[str, Any], float, int], Report]
@@ -63,7 +63,7 @@ def _network_grader(spec) -> Grader:
 
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
     name: _function_grader(spec) for specs in (chain_rule.SPECS, autodiff.SPECS) for name, spec in specs.items()
-} | {name: _network_grader(spec) for name, spec in networks.SPECS.items()}
+} | {name: _network_grader(spec) for name, spec in networks.SPECS.items()} | checkpointing.GRADERS
 
 
 def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, seed: int = 0) -> Report:

@@ -71,6 +71,6 @@ def verdict_problems(variant: Variant, report: Report) -> list[str]:
 
 def all_variants() -> list[Variant]:
     """Every chapter's catalogue."""
-    from autograder.catalogue import autodiff, chain_rule, layers, networks
+    from autograder.catalogue import autodiff, chain_rule, checkpointing, layers, networks
 
-    return [*chain_rule.VARIANTS, *autodiff.VARIANTS, *layers.VARIANTS, *networks.VARIANTS]
+    return [*chain_rule.VARIANTS, *autodiff.VARIANTS, *layers.VARIANTS, *networks.VARIANTS, *checkpointing.VARIANTS]
