@@ -52,7 +52,7 @@ GRADED: dict[str, tuple[str, ...]] = {
     ),
     "ch04_softmax_cross_entropy": ("softmax", "log_softmax", "softmax_cross_entropy", "softmax_jacobian"),
     "ch05_gradient_checking": ("numerical_gradient", "relative_error", "gradient_check", "directional_check"),
-    "ch06_memory_checkpointing": (),
+    "ch06_memory_checkpointing": ("checkpointed_backward",),
 }
 
 CH01 = SOURCE / "ch01_chain_rule" / "ch01_chain_rule.ipynb"

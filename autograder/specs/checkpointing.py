@@ -176,7 +176,7 @@ def _stack(rng: np.random.Generator, widths: list[int], activations: list[str]) 
 
 def _label(L: int, k: int, N: int, extra: str = "") -> str:
     note = " (k = L)" if k == L else " (k = 1)" if k == 1 else "" if L % k == 0 else " (k does not divide L)"
-    return f"L = {L} layers, k = {k}{note}, N = {N}{extra}"
+    return f"L = {L} layer{'s' if L > 1 else ''}, k = {k}{note}, N = {N}{extra}"
 
 
 def make_cases(seed: int) -> list[Case]:
