@@ -292,6 +292,13 @@ INTERIOR_CHECKPOINTS = HEAD + (
     "    return g, grads\n"
 )
 
+GLOBAL_KEEP = "KEPT = []  # for debugging\n" + ITERATIVE.replace(
+    "            x, _ = layer.forward(x)\n", "            x, _ = layer.forward(x)\n            KEPT.append(x)\n")
+
+COPIES = ITERATIVE.replace(
+    "            x, _ = layer.forward(x)\n", "            x, _ = layer.forward(x)\n            history.append(x.copy())\n").replace(
+    "    checkpoints = []\n", "    checkpoints = []\n    history = []\n")
+
 VARIANTS: list[Variant] = [
     right(NAME, "iterative, every segment recomputed", ITERATIVE, *ALL),
     right(NAME, "recursive over segments", RECURSIVE, *ALL),
@@ -308,6 +315,8 @@ VARIANTS: list[Variant] = [
           **_correct(memory="as much as plain backprop")),
     wrong(NAME, "a checkpoint after every layer", CHECKPOINT_EVERY_LAYER,
           **_correct(memory="as much as plain backprop")),
+    wrong(NAME, "keeps every activation in a global list", GLOBAL_KEEP, **_correct(memory="as much as plain backprop")),
+    wrong(NAME, "keeps a copy of every activation", COPIES, **_correct(memory="as much as plain backprop")),
     wrong(NAME, "backward skips each segment's first layer",
           _iterative(backward_range="range(stop - 1, start, -1)"),
           dX="never ran backward", **{"parameter gradients": "never ran backward", "memory": "never ran backward",
