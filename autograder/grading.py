@@ -18,7 +18,7 @@ import numpy as np
 from autograder.function_grading import grade_function
 from autograder.layer_grading import grade_backward, grade_forward
 from autograder.report import Item, Report
-from autograder.specs import autodiff, chain_rule, gradient_checking, networks, softmax
+from autograder.specs import autodiff, chain_rule, checkpointing, gradient_checking, networks, softmax
 from autograder.specs import layers as layer_specs
 
 Grader = Callable[[MutableMapping[str, Any], float, int], Report]
@@ -66,7 +66,7 @@ GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.
 } | {name: _network_grader(spec) for name, spec in networks.SPECS.items()} | {
     name: (lambda namespace, points, seed, spec=spec: gradient_checking.grade_checker(spec, namespace, points, seed))
     for name, spec in gradient_checking.SPECS.items()
-}
+} | checkpointing.GRADERS
 
 
 def report_for(name: str, namespace: Mapping[str, Any], points: float = 1.0, seed: int = 0) -> Report:

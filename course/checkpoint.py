@@ -88,6 +88,25 @@ class BackpropResult:
     segment: int
 
 
+def checkpoint_plan(n_layers: int, segment: int) -> tuple[int, int]:
+    """What checkpointing every `segment` layers costs, counted in arrays and layer forwards.
+
+    Inputs:
+    - n_layers: L, the number of layers
+    - segment: k, the checkpoint spacing, 1 <= k <= L
+    Returns a tuple (kept, recomputed):
+    - kept: activation arrays alive at once, at most: ceil(L/k) checkpoints + k caches of one segment
+    - recomputed: layer forwards run again in the backward pass: every layer outside the last segment,
+      whose caches the forward pass keeps (L - k when k divides L)
+    """
+    L, k = int(n_layers), int(segment)
+    if not 1 <= k <= L:
+        raise ValueError(f"segment must be between 1 and {L} (the number of layers), got {segment}")
+    segments = math.ceil(L / k)
+    last = L - k * (segments - 1)
+    return segments + k, L - last
+
+
 def optimal_segment(n_layers: int) -> int:
     """The spacing k that minimises L/k + k kept arrays: the integer nearest sqrt(L), at least 1."""
     return max(1, round(math.sqrt(n_layers)))

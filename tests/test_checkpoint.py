@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backprop.checkpoint import checkpointed_backprop, optimal_segment
+from backprop.checkpoint import checkpoint_plan, checkpointed_backprop, optimal_segment
 from backprop.losses import softmax_cross_entropy
 from backprop.modules import Activation, Linear, Sequential
 
@@ -100,3 +100,24 @@ def test_bad_segment_is_a_clear_error(segment):
 
 def test_optimal_segment():
     assert [optimal_segment(L) for L in (1, 2, 16, 64, 256, 1000)] == [1, 1, 4, 8, 16, 32]
+
+
+@given(L=st.integers(1, 300), data=st.data())
+def test_checkpoint_plan_counts_what_the_reference_recomputes(L, data):
+    k = data.draw(st.integers(1, L))
+    kept, recomputed = checkpoint_plan(L, k)
+    assert kept == math.ceil(L / k) + k
+    assert 0 <= recomputed <= L - 1 and (recomputed == L - k if L % k == 0 else recomputed == L - L % k)
+
+
+@pytest.mark.parametrize("L, k", [(1, 1), (6, 1), (6, 6), (7, 3), (16, 4)])
+def test_checkpoint_plan_matches_the_instrumented_run(L, k):
+    net = deep_stack(L, width=4)
+    X, loss_fn = problem(net, N=2)
+    result = checkpointed_backprop(net, X, loss_fn, segment=k)
+    assert checkpoint_plan(2 * L, k)[1] == result.recomputed_forwards
+
+
+def test_checkpoint_plan_rejects_a_bad_spacing():
+    with pytest.raises(ValueError, match="segment must be between 1 and 4"):
+        checkpoint_plan(4, 5)

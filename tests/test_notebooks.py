@@ -52,7 +52,7 @@ GRADED: dict[str, tuple[str, ...]] = {
     ),
     "ch04_softmax_cross_entropy": ("softmax", "log_softmax", "softmax_cross_entropy", "softmax_jacobian"),
     "ch05_gradient_checking": ("numerical_gradient", "relative_error", "gradient_check", "directional_check"),
-    "ch06_memory_checkpointing": (),
+    "ch06_memory_checkpointing": ("checkpointed_backward",),
 }
 
 CH01 = SOURCE / "ch01_chain_rule" / "ch01_chain_rule.ipynb"
@@ -1057,3 +1057,135 @@ def test_ch05_answers_are_collapsed():
     assert len(answers) >= 5
     for cell in answers:
         assert cell.cell_type == "markdown" and cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.id
+
+
+# ---------------------------------------------------------------------------------------------
+# ch06_memory_checkpointing: the numbers it shows, the seeds' examples, its exploration
+
+
+CH06 = SOURCE / "ch06_memory_checkpointing" / "ch06_memory_checkpointing.ipynb"
+
+
+def ch06_markdown(cell_id: str) -> str:
+    return " ".join(cell_by_id(nbformat.read(CH06, as_version=4), cell_id).source.split())
+
+
+def test_ch06_activation_memory_formula_nbytes_and_tracemalloc_agree():
+    require_notebook(CH06)
+    shown = printed_numbers(cell_by_id(executed(CH06), "memory-measured"))
+    N, width, L = 256, 256, 64
+    formula = 8 * N * width * L / 2**20
+    parameters = 32 * (width * width + width) * 8 / 2**20
+    assert shown["layers L"] == L
+    assert_printed(shown, {"formula MiB": formula, "nbytes of the caches MiB": formula, "parameters MiB": parameters})
+    assert abs(shown["tracemalloc over formula"] - 1) < 0.01, shown   # a few KiB of lists and tuples
+    assert abs(shown["tracemalloc, caches made by the forward MiB"] - (formula - 0.5)) < 0.01 * formula, shown
+    text = ch06_markdown("memory-measured-notes")
+    assert f"take {formula:.0f} MiB" in text and f"parameters ({parameters:.0f} MiB)" in text, text
+
+
+def test_ch06_seed_examples_are_recomputed_and_the_text_quotes_the_computation():
+    require_notebook(CH06)
+    from backprop.checkpoint import checkpoint_plan, optimal_segment
+
+    shown = printed_numbers(cell_by_id(executed(CH06), "seeds-recomputed"))
+    floats, fmap = 32 * 256, 32 * 256 * 56 * 56
+    kept50, _ = checkpoint_plan(50, 7)
+    kept200, recomputed200 = checkpoint_plan(200, 14)
+    kept16, recomputed16 = checkpoint_plan(16, 4)
+    assert (optimal_segment(50), optimal_segment(200), optimal_segment(16)) == (7, 14, 4)
+    assert_printed(shown, {
+        "A: floats per layer": floats, "A: KiB per layer float32": 32, "A: MB for 50 layers float32": 50 * floats * 4 / 1e6,
+        "A: MB for 50 layers float64": 50 * floats * 8 / 1e6, "A: million floats per conv layer": fmap / 1e6,
+        "A: MB per conv layer float32": fmap * 4 / 1e6, "A: GB for 50 conv layers float32": 50 * fmap * 4 / 1e9,
+        "A: k for 50 layers": 7, "A: layers kept with checkpointing": kept50,
+        "A: GB kept with checkpointing float32": kept50 * fmap * 4 / 1e9,
+        "B: k": 14, "B: checkpoints ceil(200 / k)": 15, "B: layers kept": kept200,
+        "B: best over every integer k": min(-(-200 // j) + j for j in range(1, 201)), "B: layers recomputed": recomputed200,
+        "C: k": 4, "C: layers kept": kept16, "C: layers recomputed": recomputed16,
+    })
+    # The seeds' slips: "about 100 MB" with checkpointing (it is 15 layers' worth), and "14 + 14 = 28" (it is 29).
+    assert kept50 == 15 and kept50 * fmap * 4 / 1e9 > 1.5 and kept200 == 29 and recomputed200 == 196
+    text = ch06_markdown("seeds-verdict")
+    for quoted in (f"{50 * floats * 4 / 1e6:.2f} MB", f"{fmap / 1e6:.1f} million", f"{fmap * 4 / 1e6:.0f} MB",
+                   f"{50 * fmap * 4 / 1e9:.1f} GB", f"= {kept50}$ layers' worth", f"**{kept50 * fmap * 4 / 1e9:.1f} GB**",
+                   f"**{kept200}**, not 28", f"{recomputed200} of the 200", f"{kept16} arrays instead of 16",
+                   f"{recomputed16} recomputed"):
+        assert quoted in text, quoted
+
+
+def ch06_table(cell_id: str) -> list[list[str]]:
+    lines = text_of(cell_by_id(executed(CH06), cell_id)).splitlines()[1:]
+    return [line.split() for line in lines if line.strip()]
+
+
+def test_ch06_reference_table_matches_the_formula_and_the_text():
+    require_notebook(CH06)
+    from backprop.checkpoint import checkpoint_plan
+
+    rows = ch06_table("reference-demo")
+    assert [int(row[0]) for row in rows] == [64, 16, 8, 4, 1]
+    for k, kept, formula, recomputed, same in rows:
+        assert float(kept) == int(formula) == checkpoint_plan(64, int(k))[0], (k, kept, formula)
+        assert int(recomputed) == checkpoint_plan(64, int(k))[1] and same == "True"
+    assert "holds 16 layers' activations instead of 65, for 56 extra layer forwards" in ch06_markdown("reference-demo-notes")
+    shown = re.findall(r"k = +(\d+): kept +([\d.]+) layers, recomputed (\d+)", text_of(cell_by_id(executed(CH06), "predict-k1-check")))
+    assert [(int(k), float(m), int(r)) for k, m, r in shown] == [(1, 65.0, 63), (64, 65.0, 0), (2, 34.0, 62), (32, 34.0, 32)]
+    answer = ch06_markdown("predict-k1-answer")
+    assert "= 34" in answer and "64 - 32 = 32" in answer and "64 - 2 = 62" in answer and "63 layer forwards" in answer
+
+
+def ch06_explorer() -> dict:
+    """The exploration's cells run outside a kernel, as a student's slider would run them."""
+    nb = nbformat.read(CH06, as_version=4)
+    namespace: dict = {}
+    for cell_id in ("setup", "tradeoff-explorer", "tradeoff-widget"):
+        exec(compile(python_of(cell_by_id(nb, cell_id).source), cell_id, "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_ch06_exploration_moves_with_its_controls(capsys):
+    require_notebook(CH06)
+    import matplotlib.pyplot as plt
+    from backprop.checkpoint import checkpoint_plan
+
+    ns = ch06_explorer()
+    lines = {}
+    for L, k in ((64, 8), (64, 2), (100, 10), (16, 16)):
+        capsys.readouterr()
+        ns["explore_tradeoff"](L, k)
+        plt.close("all")
+        lines[L, k] = capsys.readouterr().out.strip().splitlines()[-1]
+        kept, recomputed = checkpoint_plan(L, k)
+        assert f"L = {L}, k = {k}: measured peak {float(kept):.1f} layers (formula {kept}), {recomputed} recomputed" in lines[L, k]
+    assert len(set(lines.values())) == 4
+    assert "memory 25% of plain backprop's" in lines[64, 8]
+    # Moving L to 16 caps k at 16.
+    ns["depth_slider"].value = 16
+    assert ns["spacing_slider"].max == 16 and ns["spacing_slider"].value == 8
+    ns["spacing_slider"].value = 16
+    plt.close("all")
+    default = text_of(cell_by_id(executed(CH06, student=True), "tradeoff-explorer"))
+    assert "L = 64, k = 8: measured peak 16.0 layers (formula 16), 56 recomputed forwards" in default
+
+
+def test_ch06_your_function_measured_with_the_solution_and_a_reminder_without():
+    require_notebook(CH06)
+    shown = re.findall(r"k = +(\d+): peak +([\d.]+) layers' activations \(the formula says (\d+) plus a few temporaries\), "
+                       r"(\d+) layer forwards", text_of(cell_by_id(executed(CH06), "yours-measured")))
+    (k8, peak8, formula8, forwards8), (k64, peak64, formula64, forwards64) = shown
+    assert (k8, formula8, k64, formula64) == ("8", "16", "64", "65")
+    assert float(peak8) < int(formula8) + 6 and float(peak64) >= 64, shown
+    assert int(forwards8) <= 128 and int(forwards64) <= 128
+    assert "Write checkpointed_backward" in text_of(cell_by_id(executed(CH06, student=True), "yours-measured"))
+
+
+def test_ch06_blank_student_version_fails_its_visible_tests_and_answers_are_collapsed():
+    require_notebook(CH06)
+    cell = cell_by_id(executed(CH06, student=True), "checkpointed-backward-tests")
+    assert any(o.output_type == "error" for o in cell.outputs)
+    nb = nbformat.read(CH06, as_version=4)
+    answers = [c for c in nb.cells if c.id.endswith("-answer")]
+    assert len(answers) >= 2
+    for c in answers:
+        assert c.cell_type == "markdown" and c.metadata.get("jupyter", {}).get("source_hidden") is True, c.id

@@ -71,7 +71,7 @@ def verdict_problems(variant: Variant, report: Report) -> list[str]:
 
 def all_variants() -> list[Variant]:
     """Every chapter's catalogue."""
-    from autograder.catalogue import autodiff, chain_rule, gradient_checking, layers, networks, softmax
+    from autograder.catalogue import autodiff, chain_rule, checkpointing, gradient_checking, layers, networks, softmax
 
     return [*chain_rule.VARIANTS, *autodiff.VARIANTS, *layers.VARIANTS, *networks.VARIANTS, *softmax.VARIANTS,
-            *gradient_checking.VARIANTS]
+            *gradient_checking.VARIANTS, *checkpointing.VARIANTS]
