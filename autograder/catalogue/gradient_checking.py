@@ -134,9 +134,8 @@ RE_VARIANTS: list[Variant] = [
     wrong("relative_error", "1e-8 added to the denominator", _re(
         "    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b) + 1e-8)\n"),
         values=True, **{"small gradients": "adds about 1e-08", "both zero": True, "inputs": True}),
-    wrong("relative_error", "1e-12 added to the denominator", _re(
-        "    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b) + 1e-12)\n"),
-        values=True, **{"small gradients": "to the denominator", "both zero": True, "inputs": True}),
+    right("relative_error", "a negligible 1e-12 added to the denominator", _re(
+        "    return np.linalg.norm(a - b) / (np.linalg.norm(a) + np.linalg.norm(b) + 1e-12)\n"), *RE),
     wrong("relative_error", "absolute error", _re("    return float(np.linalg.norm(a - b))\n"),
           values="absolute error", **{"small gradients": "absolute error", "both zero": True, "inputs": True}),
     wrong("relative_error", "norms row by row", _re(
