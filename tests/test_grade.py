@@ -33,6 +33,20 @@ def _with_body(nb: dict, code: str) -> dict:
     return nb
 
 
+def _without_cell(nb: dict, cell_id: str) -> dict:
+    nb = copy.deepcopy(nb)
+    nb["cells"] = [cell for cell in nb["cells"] if cell.get("id") != cell_id]
+    return nb
+
+
+def _with_test(nb: dict, code: str) -> dict:
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        if cell.get("id") == "relu-grad-test":
+            cell["source"] = code
+    return nb
+
+
 def write_class(root: Path) -> dict[str, str]:
     """Submissions in submitted/, as nbgrader lays them out; returns what each one is."""
     source = json.loads((root / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
@@ -44,6 +58,8 @@ def write_class(root: Path) -> dict[str, str]:
         "dave_loops": _with_body(student_version, "    while True:\n        pass\n"),
         "erin_exits": _with_body(student_version, "    import os\n    os._exit(1)\n"),
         "frank_memory": _with_body(student_version, "    import numpy as np\n    return np.ones((400, 1000, 1000))\n"),
+        "judy_deletes": _without_cell(source, "relu-grad-test"),
+        "kim_edits": _with_test(student_version, "2  # the points, please\n"),
     }
     for student, nb in notebooks.items():
         folder = root / "submitted" / student / CHAPTER
@@ -76,6 +92,8 @@ EXPECTED = {  # student: (score, status, words in the detail)
     "dave_loops": (0.0, "cell time limit", ""),
     "erin_exits": (0.0, "kernel died", ""),
     "frank_memory": (0.0, "memory limit", ""),
+    "judy_deletes": (2.0, "graded", "notebook repaired: test cell 'relu-grad-test' was missing: it was put back"),
+    "kim_edits": (0.0, "graded", "notebook repaired: test cell 'relu-grad-test' had been edited"),
     "gina_garbage": (0.0, "not graded", "not a valid notebook"),
     "hank_empty": (0.0, "not graded", "no ch00_fixture.ipynb"),
     "ivy_misnamed": (0.0, "not graded", "found Copy1.ipynb"),
@@ -164,6 +182,9 @@ def test_feedback_shows_reports_and_points_but_no_hidden_test_source(graded):
             assert line not in text, f"{page}: shows the hidden test line {line!r}"
     alice = visible_text(root / "feedback" / "alice_correct" / CHAPTER / f"{CHAPTER}.html")
     assert "2.0 / 2.0" in alice and "mask = x > 0" in alice  # her own solution is hers to see
+    judy = visible_text(root / "feedback" / "judy_deletes" / CHAPTER / f"{CHAPTER}.html")
+    assert "Grading note." in judy and "test cell 'relu-grad-test' was missing: it was put back" in judy
+    assert "Grading note." not in alice
 
 
 def test_plain_nbgrader_feedback_would_show_them(graded, tmp_path):

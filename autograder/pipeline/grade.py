@@ -63,6 +63,7 @@ class Outcome:
     seconds: float = 0.0
     detail: str = ""
     cells_not_run: int = 0
+    repairs: list[str] = field(default_factory=list)  # what was put back in the notebook before grading
 
 
 def submission_problem(root: Path, chapter: str, student: str) -> str | None:
@@ -136,10 +137,32 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
     converter.start()
 
 
+GRADING_NOTE_ID = "bpcourse-grading-note"
+
+
+def _restore_structure(root: Path, chapter: str, student: str, scratch: Path) -> list[str]:
+    """Put the submission's nbgrader cells back as the student version has them (structure.py), in the
+    scratch copy; a Markdown note at the top of the graded notebook says what was repaired."""
+    from autograder.pipeline.structure import restore_structure
+
+    path = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
+    submission = nbformat.read(path, as_version=4)
+    student_version = nbformat.read(root / "release" / chapter / f"{chapter}.ipynb", as_version=4)
+    restored, repairs = restore_structure(submission, student_version)
+    if repairs:
+        note = nbformat.v4.new_markdown_cell("**Grading note.** Before your notebook was graded:\n\n" +
+                                             "\n".join(f"- {r}" for r in repairs))
+        note["id"] = GRADING_NOTE_ID
+        restored.cells.insert(0, note)
+        nbformat.write(restored, path)
+    return repairs
+
+
 def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: str, limits: Limits,
             scratch_dir: str, server: str = "") -> None:
-    """Child process: grade one submission in `scratch_dir`; send back JSON {'status', 'detail', 'notebooks'}."""
-    result: dict = {"status": "graded", "detail": "", "notebooks": {}}
+    """Child process: grade one submission in `scratch_dir`; send back JSON {'status', 'detail', 'notebooks',
+    'repairs'}."""
+    result: dict = {"status": "graded", "detail": "", "notebooks": {}, "repairs": []}
     scratch = Path(scratch_dir)
     try:
         os.setsid()  # its own process group, so the grader can stop it and anything it started
@@ -156,6 +179,7 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                            "IPYTHONDIR": str(scratch / ".jupyter/ipython"), "MPLBACKEND": "Agg"})
         _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid", server)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
+        result["repairs"] = _restore_structure(Path(root), chapter, student, scratch)
         os.chdir(scratch)
         _run_nbgrader_autograde(scratch, chapter, student, limits)
         graded = scratch / "autograded" / student / chapter
@@ -283,6 +307,9 @@ def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
                     outcome.status = "cell time limit"
     if outcome.cells_not_run:
         outcome.detail = f"{outcome.cells_not_run} cell(s) not run"
+    if outcome.repairs:
+        outcome.detail = "; ".join(filter(None, [outcome.detail, f"notebook repaired: {outcome.repairs[0]}" +
+                                                 (f" (+{len(outcome.repairs) - 1} more)" if len(outcome.repairs) > 1 else "")]))
 
 
 def _record(root: Path, chapter: str, student: str, notebooks: dict[str, str], staging: Path) -> None:
@@ -376,6 +403,8 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
         raise CourseError(f"no chapter {chapter!r}: expected source/{chapter}/{chapter}.ipynb")
     if not (root / "gradebook.db").is_file():
         raise CourseError("no gradebook.db: run `bpcourse release` first, which creates it")
+    if not (root / "release" / chapter / f"{chapter}.ipynb").is_file():
+        raise CourseError(f"no release/{chapter}/{chapter}.ipynb: run `bpcourse release {chapter}` first")
     students = students_with_submissions(root, chapter)
     outcomes: dict[str, Outcome] = {}
     context = multiprocessing.get_context("fork")
@@ -456,6 +485,7 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
             outcome.seconds = round(elapsed, 2)
             if message is not None:
                 outcome.status, outcome.detail = message["status"], message["detail"]
+                outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
             finished.append((job, outcome, message))
     bar.close()
 
