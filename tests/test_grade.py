@@ -209,3 +209,13 @@ def test_export_has_one_row_per_student_with_score_and_status(graded):
         assert (row["chapter"], row["score"], row["max_score"], row["status"]) == (CHAPTER, outcome.score, 2.0, outcome.status)
     text = to_csv(rows)
     assert text.splitlines()[0] == ",".join(COLUMNS) and len(text.splitlines()) == len(EXPECTED) + 1
+
+
+def test_the_scratch_copy_holds_the_chapter_data_but_no_source_notebook(graded, tmp_path):
+    from autograder.pipeline.grade import _scratch_course
+
+    root, _, _ = graded
+    _scratch_course(root, CHAPTER, "alice_correct", root / "gradebook.db", tmp_path)
+    files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert files == ["gradebook.db", "nbgrader_config.py", f"source/{CHAPTER}/data/toy.csv",
+                     f"submitted/alice_correct/{CHAPTER}/{CHAPTER}.ipynb"]

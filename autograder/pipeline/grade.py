@@ -111,8 +111,10 @@ def _install_limited_kernel(data_dir: Path, limits: Limits, pid_file: Path, serv
 
 
 def _scratch_course(root: Path, chapter: str, student: str, gradebook: Path, scratch: Path) -> None:
+    """The course as nbgrader needs it to grade one submission: the chapter's data files but not its source
+    notebook (nbgrader takes the locked cells from the gradebook), and this submission only."""
     shutil.copy2(root / "nbgrader_config.py", scratch / "nbgrader_config.py")
-    shutil.copytree(root / "source" / chapter, scratch / "source" / chapter)
+    shutil.copytree(root / "source" / chapter, scratch / "source" / chapter, ignore=shutil.ignore_patterns("*.ipynb"))
     shutil.copytree(root / "submitted" / student / chapter, scratch / "submitted" / student / chapter)
     shutil.copy2(gradebook, scratch / "gradebook.db")
 
