@@ -25,11 +25,11 @@ LIMITS = Limits(seconds=20, memory_mb=1024, cell_seconds=8)
 HONEST = ("alice_correct", "bob_unsolved", "carol_raises")
 
 
-def _with_body(nb: dict, code: str) -> dict:
+def _with_body(nb: dict, code: str, prelude: str = "") -> dict:
     nb = copy.deepcopy(nb)
     for cell in nb["cells"]:
         if cell.get("id") == "relu-grad-solution":
-            cell["source"] = "def relu_grad(dout, x):\n" + code
+            cell["source"] = prelude + "def relu_grad(dout, x):\n" + code
     return nb
 
 
@@ -60,6 +60,8 @@ def write_class(root: Path) -> dict[str, str]:
         "frank_memory": _with_body(student_version, "    import numpy as np\n    return np.ones((400, 1000, 1000))\n"),
         "judy_deletes": _without_cell(source, "relu-grad-test"),
         "kim_edits": _with_test(student_version, "2  # the points, please\n"),
+        "lou_floods": _with_body(student_version, "    return dout * (x > 0)\n",
+                                 prelude="print(('x' * 999 + '\\n') * 30000)  # 30 MB at once\n"),
     }
     for student, nb in notebooks.items():
         folder = root / "submitted" / student / CHAPTER
@@ -94,6 +96,7 @@ EXPECTED = {  # student: (score, status, words in the detail)
     "frank_memory": (0.0, "memory limit", ""),
     "judy_deletes": (2.0, "graded", "notebook repaired: test cell 'relu-grad-test' was missing: it was put back"),
     "kim_edits": (0.0, "graded", "notebook repaired: test cell 'relu-grad-test' had been edited"),
+    "lou_floods": (2.0, "output limit", "the output of 1 cell(s) was cut"),
     "gina_garbage": (0.0, "not graded", "not a valid notebook"),
     "hank_empty": (0.0, "not graded", "no ch00_fixture.ipynb"),
     "ivy_misnamed": (0.0, "not graded", "found Copy1.ipynb"),
@@ -120,6 +123,13 @@ def test_one_row_per_submission_in_the_run_record_and_the_summary(graded):
 def test_submissions_are_left_untouched(graded):
     root, before, _ = graded
     assert snapshot(root / "submitted") == before
+
+
+def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
+    root, _, _ = graded
+    graded_nb = root / "autograded" / "lou_floods" / CHAPTER / f"{CHAPTER}.ipynb"
+    assert graded_nb.stat().st_size < 3 * 2**20  # 2 MB of the 30 printed, and the rest of the notebook
+    assert "[output cut: this cell printed more than 2 MB; the rest was dropped]" in graded_nb.read_text()
 
 
 def test_loops_cost_the_cell_limit_not_more(graded):

@@ -14,6 +14,12 @@ quarter of ours); when the poll times out, pyzmq looks at the socket once more a
 reply, so the cell's outputs and score are right but it cost the whole timeout. A slice of
 `poll_slice` seconds bounds that cost and changes nothing else: every deadline stays the same.
 
+What a cell prints is capped (`max_cell_output_bytes`): past the cap its streams and displays
+are dropped and one line says so, so a cell that prints without end costs its time, not the
+grader's memory. An error or a cell's result is never dropped (nbgrader reads the score from
+them, and a grade cell without its result would count as passed); a result past the cap keeps
+only the start of its text.
+
 Starting and stopping a kernel costs no idle time either: jupyter_client's wait_for_ready ends
 by listening to IOPub until it has been silent for 0.2 s, and its shutdown polls for the
 kernel's exit every 0.1 s; here readiness ends with the kernel's own idle status for the
@@ -30,6 +36,18 @@ from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Enum, Float, Integer, Unicode
+
+
+OUTPUT_CUT = "[output cut: "  # how a cut begins; the grader reads it to name the status
+
+
+def _output_bytes(msg: dict) -> int:
+    """About how much a kernel message adds to a notebook: its text and data, and any binary buffers."""
+    content = msg.get("content", {})
+    size = len(content.get("text", "")) + sum(len(b) for b in msg.get("buffers", []) or [])
+    for value in content.get("data", {}).values():
+        size += len(value) if isinstance(value, str) else len(str(value))
+    return size
 
 
 def error_output(name: str, message: str) -> NotebookNode:
@@ -97,10 +115,28 @@ class BudgetedExecute(Execute):
     # shut down and poll for its exit every 0.1 s.
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
     stopped = Unicode("")  # why execution stopped early, if it did
+    max_cell_output_bytes = Integer(2 * 2**20).tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.timeout_func = self._cell_timeout
+        self._printed: dict[int, int] = {}  # cell index -> output bytes so far
+
+    def output(self, outs, msg, display_id, cell_index):
+        printed = self._printed.get(cell_index, 0) + _output_bytes(msg)
+        self._printed[cell_index] = printed
+        if printed <= self.max_cell_output_bytes or msg["msg_type"] == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        if msg["msg_type"] == "execute_result":
+            data = msg["content"].get("data", {})
+            msg["content"]["data"] = {"text/plain": str(data.get("text/plain", ""))[:1000]}
+            return super().output(outs, msg, display_id, cell_index)
+        if printed - _output_bytes(msg) <= self.max_cell_output_bytes:  # the first output past the cap
+            note = NotebookNode(output_type="stream", name="stdout",
+                                text=f"\n{OUTPUT_CUT}this cell printed more than "
+                                     f"{self.max_cell_output_bytes / 2**20:g} MB; the rest was dropped]\n")
+            outs.append(note)
+        return None
 
     def _cell_timeout(self, cell: NotebookNode) -> int | None:
         per_cell = self.timeout if self.timeout and self.timeout > 0 else None

@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.pipeline.course import CourseError, check_course, course_config, quiet_nbgrader
+from autograder.pipeline.execution import OUTPUT_CUT
 
 KERNEL_NAME = "bpcourse-limited"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -63,6 +64,7 @@ class Outcome:
     seconds: float = 0.0
     detail: str = ""
     cells_not_run: int = 0
+    cells_cut: int = 0
     repairs: list[str] = field(default_factory=list)  # what was put back in the notebook before grading
 
 
@@ -291,10 +293,14 @@ def _prepare_workers() -> None:
 
 
 def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
-    """Read how execution ended from the error outputs the budgeted Execute leaves."""
+    """Read how execution ended from the error outputs and output cuts the budgeted Execute leaves."""
     for text in notebooks.values():
         for cell in json.loads(text).get("cells", []):
             for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and OUTPUT_CUT in str(output.get("text", "")):
+                    outcome.cells_cut += 1
+                    if outcome.status == "graded":
+                        outcome.status = "output limit"
                 if output.get("output_type") != "error":
                     continue
                 if output.get("ename") == "NotRun":
@@ -307,11 +313,15 @@ def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
                     outcome.status = "memory limit"
                 elif output.get("ename") == "CellTimeoutError" and outcome.status == "graded":
                     outcome.status = "cell time limit"
+    parts = [outcome.detail] if outcome.detail else []
     if outcome.cells_not_run:
-        outcome.detail = f"{outcome.cells_not_run} cell(s) not run"
+        parts.append(f"{outcome.cells_not_run} cell(s) not run")
+    if outcome.cells_cut:
+        parts.append(f"the output of {outcome.cells_cut} cell(s) was cut")
     if outcome.repairs:
-        outcome.detail = "; ".join(filter(None, [outcome.detail, f"notebook repaired: {outcome.repairs[0]}" +
-                                                 (f" (+{len(outcome.repairs) - 1} more)" if len(outcome.repairs) > 1 else "")]))
+        more = f" (+{len(outcome.repairs) - 1} more)" if len(outcome.repairs) > 1 else ""
+        parts.append(f"notebook repaired: {outcome.repairs[0]}{more}")
+    outcome.detail = "; ".join(parts)
 
 
 def _record(root: Path, chapter: str, student: str, notebooks: dict[str, str], staging: Path) -> None:
