@@ -807,19 +807,23 @@ def test_ch04_overfit_example_shows_the_reference_numbers_and_contradicts_the_so
     assert "Finish exercise 3" in text_of(cell_by_id(executed(CH04, student=True), "overfit-yours"))
 
 
-def ch04_exploration() -> dict:
-    """The exploration's cells (setup, function, widget) run in this process, as a student would run them."""
+def run_cells(path: Path, cell_ids: tuple[str, ...]) -> dict:
+    """Some of a notebook's cells run in this process, in order, as a student would run them; their namespace."""
     import warnings
 
-    nb = nbformat.read(CH04, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     namespace: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
-        for cell_id in ("setup", "explore-setup", "explore-widget"):
+        for cell_id in cell_ids:
             source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
             exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
     namespace["plt"].close("all")
     return namespace
+
+
+def ch04_exploration() -> dict:
+    return run_cells(CH04, ("setup", "explore-setup", "explore-widget"))
 
 
 def test_ch04_exploration_draws_before_any_exercise_is_solved_and_follows_its_controls(capsys):
@@ -894,18 +898,7 @@ def test_ch05_differences_and_their_orders():
 
 
 def ch05_exploration() -> dict:
-    """The setup, fit and exploration cells run in this process, as a student would run them."""
-    import warnings
-
-    nb = nbformat.read(CH05, as_version=4)
-    namespace: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
-        for cell_id in ("setup", "orders-fit", "explore-setup"):
-            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
-            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
-    namespace["plt"].close("all")
-    return namespace
+    return run_cells(CH05, ("setup", "orders-fit", "explore-setup"))
 
 
 def test_ch05_step_exploration_draws_before_any_exercise_and_moves_with_h(capsys):
