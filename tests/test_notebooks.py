@@ -497,19 +497,22 @@ def test_ch02_only_the_reverse_order_gives_the_gradients():
     assert len(lines) == 2 and lines[0].split(":", 1)[1].strip() == lines[1].split(":", 1)[1].strip(), lines
 
 
-def ch02_exploration() -> dict:
-    """The exploration's code (setup, parser and widget cells) run in this process, as a student would."""
+def run_cells(path: Path, cell_ids: tuple[str, ...]) -> dict:
+    """Some of a notebook's cells run in this process, in order, as a student would run them; their namespace."""
     import warnings
 
-    nb = nbformat.read(CH02, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     namespace: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
-        for cell_id in ("setup", "explore-parser", "explore-widget"):
-            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
-            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
+        for cell_id in cell_ids:
+            exec(compile(python_of(cell_by_id(nb, cell_id).source), cell_id, "exec"), namespace)  # noqa: S102
     namespace["plt"].close("all")
     return namespace
+
+
+def ch02_exploration() -> dict:
+    return run_cells(CH02, ("setup", "explore-parser", "explore-widget"))
 
 
 def test_ch02_exploration_steps_to_the_end_and_explains_bad_expressions(capsys):
@@ -807,21 +810,6 @@ def test_ch04_overfit_example_shows_the_reference_numbers_and_contradicts_the_so
     assert "Finish exercise 3" in text_of(cell_by_id(executed(CH04, student=True), "overfit-yours"))
 
 
-def run_cells(path: Path, cell_ids: tuple[str, ...]) -> dict:
-    """Some of a notebook's cells run in this process, in order, as a student would run them; their namespace."""
-    import warnings
-
-    nb = nbformat.read(path, as_version=4)
-    namespace: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # plt.show() on Agg outside a kernel
-        for cell_id in cell_ids:
-            source = "\n".join(line for line in cell_by_id(nb, cell_id).source.split("\n") if not line.startswith("%"))
-            exec(compile(source, cell_id, "exec"), namespace)  # noqa: S102 - the notebook's own cells
-    namespace["plt"].close("all")
-    return namespace
-
-
 def ch04_exploration() -> dict:
     return run_cells(CH04, ("setup", "explore-setup", "explore-widget"))
 
@@ -1080,12 +1068,7 @@ def test_ch06_reference_table_matches_the_formula_and_the_text():
 
 
 def ch06_explorer() -> dict:
-    """The exploration's cells run outside a kernel, as a student's slider would run them."""
-    nb = nbformat.read(CH06, as_version=4)
-    namespace: dict = {}
-    for cell_id in ("setup", "tradeoff-explorer", "tradeoff-widget"):
-        exec(compile(python_of(cell_by_id(nb, cell_id).source), cell_id, "exec"), namespace)  # noqa: S102
-    return namespace
+    return run_cells(CH06, ("setup", "tradeoff-explorer", "tradeoff-widget"))
 
 
 def test_ch06_exploration_moves_with_its_controls(capsys):
