@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from autograder.pipeline.release import release
 from test_release import BIN, CHAPTER, make_course, project_environment, snapshot  # noqa: F401 - fixture
 
 LIMITS = Limits(seconds=20, memory_mb=1024, cell_seconds=8)
+NOT_UTF8_NAME = os.fsdecode(b"quinn-\xff\xfe")  # a folder name that is not UTF-8
 HONEST = ("alice_correct", "bob_unsolved", "carol_raises")
 
 
@@ -74,6 +76,19 @@ def write_class(root: Path) -> dict[str, str]:
     misnamed = root / "submitted" / "ivy_misnamed" / CHAPTER
     misnamed.mkdir(parents=True)
     (misnamed / "Copy1.ipynb").write_text(json.dumps(source))
+    odd = {  # student -> {file name: bytes}
+        "mia_nbformat99": {f"{CHAPTER}.ipynb": json.dumps({**source, "nbformat": 99}).encode()},
+        "nina_latin1": {f"{CHAPTER}.ipynb": json.dumps(source).encode().replace(b"relu_grad(dout", b"\xe9 relu_grad(dout", 1)},
+        NOT_UTF8_NAME: {f"{CHAPTER}.ipynb": json.dumps(source).encode()},
+        "oscar_extra_files": {f"{CHAPTER}.ipynb": json.dumps(source).encode(), "helper.py": b"x = 1\n",
+                              os.fsdecode(b"notes-\xff.txt"): b"not UTF-8 in the name"},
+        "pat_50mb": {f"{CHAPTER}.ipynb": json.dumps({**source, "metadata": {"padding": "x" * 50 * 2**20}}).encode()},
+    }
+    for student, files in odd.items():
+        folder = root / "submitted" / student / CHAPTER
+        folder.mkdir(parents=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data)
     return {s: s.split("_")[1] for s in [*notebooks, "gina_garbage", "hank_empty", "ivy_misnamed"]}
 
 
@@ -97,6 +112,11 @@ EXPECTED = {  # student: (score, status, words in the detail)
     "judy_deletes": (2.0, "graded", "notebook repaired: test cell 'relu-grad-test' was missing: it was put back"),
     "kim_edits": (0.0, "graded", "notebook repaired: test cell 'relu-grad-test' had been edited"),
     "lou_floods": (2.0, "output limit", "the output of 1 cell(s) was cut"),
+    "mia_nbformat99": (0.0, "not graded", "is not a valid notebook (Unsupported nbformat version 99)"),
+    "nina_latin1": (0.0, "not graded", "is not UTF-8 text"),
+    NOT_UTF8_NAME: (0.0, "not graded", "the folder name is not UTF-8 text"),
+    "oscar_extra_files": (2.0, "graded", ""),
+    "pat_50mb": (0.0, "not graded", "is 50 MB, over the 20 MB limit"),
     "gina_garbage": (0.0, "not graded", "not a valid notebook"),
     "hank_empty": (0.0, "not graded", "no ch00_fixture.ipynb"),
     "ivy_misnamed": (0.0, "not graded", "found Copy1.ipynb"),
@@ -213,12 +233,14 @@ def test_export_has_one_row_per_student_with_score_and_status(graded):
 
     root, _, outcomes = graded
     rows = export_rows(root)
-    assert sorted(r["student"] for r in rows) == sorted(EXPECTED)
+    shown = {os.fsencode(s).decode("utf-8", "backslashreplace"): s for s in EXPECTED}
+    assert sorted(r["student"] for r in rows) == sorted(shown) and "quinn-\\xff\\xfe" in shown
     for row in rows:
-        outcome = outcomes[row["student"]]
+        outcome = outcomes[shown[row["student"]]]
         assert (row["chapter"], row["score"], row["max_score"], row["status"]) == (CHAPTER, outcome.score, 2.0, outcome.status)
     text = to_csv(rows)
     assert text.splitlines()[0] == ",".join(COLUMNS) and len(text.splitlines()) == len(EXPECTED) + 1
+    text.encode("utf-8")  # every row can be written out
 
 
 def test_the_scratch_copy_holds_the_chapter_data_but_no_source_notebook(graded, tmp_path):

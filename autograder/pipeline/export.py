@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from autograder.pipeline.course import check_course, course_config, quiet_nbgrader
-from autograder.pipeline.grade import students_with_submissions
+from autograder.pipeline.grade import shown_id, students_with_submissions
 
 COLUMNS = ("student", "chapter", "score", "max_score", "status", "detail")
 
@@ -37,12 +37,12 @@ def export_rows(course_root: Path) -> list[dict[str, object]]:
             for student in students:
                 try:
                     score = float(gb.find_submission(chapter, student).score)
-                except MissingEntry:
+                except (MissingEntry, UnicodeEncodeError):  # never recorded
                     score = 0.0
                 run = runs.get(student)
                 submitted = (root / "submitted" / student / chapter).is_dir()
                 status = run["status"] if run else ("not graded yet" if submitted else "not submitted")
-                rows.append({"student": student, "chapter": chapter, "score": round(score, 6),
+                rows.append({"student": shown_id(student), "chapter": chapter, "score": round(score, 6),
                              "max_score": max_score, "status": status, "detail": run["detail"] if run else ""})
     return rows
 

@@ -68,8 +68,16 @@ class Outcome:
     repairs: list[str] = field(default_factory=list)  # what was put back in the notebook before grading
 
 
+def shown_id(student: str) -> str:
+    """A student id as text a person or a CSV file can take: bytes of a folder name that are not UTF-8
+    are shown as \\xNN escapes."""
+    return os.fsencode(student).decode("utf-8", "backslashreplace")
+
+
 def submission_problem(root: Path, chapter: str, student: str) -> str | None:
     """Why this submission cannot be graded at all (no notebook, not a notebook), or None."""
+    if shown_id(student) != student:
+        return "the folder name is not UTF-8 text, which the gradebook cannot record: rename the folder"
     folder = root / "submitted" / student / chapter
     expected = folder / f"{chapter}.ipynb"
     if not expected.is_file():
@@ -371,7 +379,7 @@ def _score(root: Path, chapter: str, student: str, outcome: Outcome) -> None:
         try:
             submission = gb.find_submission(chapter, student)
             outcome.score, outcome.max_score = float(submission.score), float(submission.max_score)
-        except MissingEntry:
+        except (MissingEntry, UnicodeEncodeError):  # not recorded (a folder name that is not UTF-8 cannot be)
             assignment = gb.find_assignment(chapter)
             outcome.max_score = float(assignment.max_score)
 
@@ -514,9 +522,9 @@ def summary(outcomes: list[Outcome]) -> str:
     """A short plain table: student, score, status."""
     if not outcomes:
         return "no submissions found in submitted/"
-    width = max(len(o.student) for o in outcomes)
+    width = max(len(shown_id(o.student)) for o in outcomes)
     lines = [f"{'student'.ljust(width)}  score        status"]
     for o in outcomes:
         status = o.status + (f" ({o.detail})" if o.detail else "")
-        lines.append(f"{o.student.ljust(width)}  {o.score:5.2f} / {o.max_score:<5g} {status}")
+        lines.append(f"{shown_id(o.student).ljust(width)}  {o.score:5.2f} / {o.max_score:<5g} {status}")
     return "\n".join(lines)
