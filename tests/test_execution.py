@@ -45,3 +45,12 @@ def test_errors_and_results_past_the_cap_are_kept_and_a_long_result_is_shortened
     assert kinds == ["stream", "error", "execute_result"]  # the first stream already passed the cap: its note only
     assert outs[0].text.strip().startswith(OUTPUT_CUT)
     assert outs[2].data == {"text/plain": ("0.5" + " " * 5000)[:1000]}
+
+
+def test_what_a_cell_clears_no_longer_counts():
+    run = budgeted(100)
+    outs: list = []
+    for _ in range(5):  # an animation: each frame replaces the last
+        run.clear_output(outs, message("clear_output", wait=False), 0)
+        run.output(outs, stream("f" * 60), None, 0)
+    assert [o.text for o in outs] == ["f" * 60]

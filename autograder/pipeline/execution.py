@@ -14,8 +14,8 @@ quarter of ours); when the poll times out, pyzmq looks at the socket once more a
 reply, so the cell's outputs and score are right but it cost the whole timeout. A slice of
 `poll_slice` seconds bounds that cost and changes nothing else: every deadline stays the same.
 
-What a cell prints is capped (`max_cell_output_bytes`): past the cap its streams and displays
-are dropped and one line says so, so a cell that prints without end costs its time, not the
+What a cell prints is capped (`max_cell_output_bytes`, counted since its last clear_output): past
+the cap its streams and displays are dropped and one line says so, so a cell that prints without end costs its time, not the
 grader's memory. An error or a cell's result is never dropped (nbgrader reads the score from
 them, and a grade cell without its result would count as passed); a result past the cap keeps
 only the start of its text.
@@ -123,20 +123,25 @@ class BudgetedExecute(Execute):
         self._printed: dict[int, int] = {}  # cell index -> output bytes so far
 
     def output(self, outs, msg, display_id, cell_index):
-        printed = self._printed.get(cell_index, 0) + _output_bytes(msg)
-        self._printed[cell_index] = printed
-        if printed <= self.max_cell_output_bytes or msg["msg_type"] == "error":
+        size = _output_bytes(msg)
+        before = self._printed.get(cell_index, 0)
+        self._printed[cell_index] = before + size
+        if before + size <= self.max_cell_output_bytes or msg["msg_type"] == "error":
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] == "execute_result":
             data = msg["content"].get("data", {})
             msg["content"]["data"] = {"text/plain": str(data.get("text/plain", ""))[:1000]}
             return super().output(outs, msg, display_id, cell_index)
-        if printed - _output_bytes(msg) <= self.max_cell_output_bytes:  # the first output past the cap
+        if before <= self.max_cell_output_bytes:  # the first output past the cap
             note = NotebookNode(output_type="stream", name="stdout",
                                 text=f"\n{OUTPUT_CUT}this cell printed more than "
                                      f"{self.max_cell_output_bytes / 2**20:g} MB; the rest was dropped]\n")
             outs.append(note)
         return None
+
+    def clear_output(self, outs, msg, cell_index):
+        super().clear_output(outs, msg, cell_index)
+        self._printed[cell_index] = 0  # what is cleared is no longer kept (an animation redraws in place)
 
     def _cell_timeout(self, cell: NotebookNode) -> int | None:
         per_cell = self.timeout if self.timeout and self.timeout > 0 else None
