@@ -103,9 +103,12 @@ def test_a_duplicated_test_cell_is_kept_once():
     submission = student_version()
     copy_of = copy.deepcopy(cell(submission, "f-hidden"))
     copy_of["id"] = "pasted"
-    submission.cells.insert(1, copy_of)
+    after = submission.cells.index(cell(submission, "f-hidden")) + 1
+    submission.cells[after:after] = [copy_of, nbformat.v4.new_code_cell("mine = 1", id="mine")]
     restored, repairs = restore_structure(submission, student_version())
     assert ids(restored) == ids(student_version())
+    order = [c["id"] for c in restored.cells]
+    assert order.index("mine") == order.index("f-hidden") + 1  # the student's cell after the copy stays
     assert "cell 'f-hidden' appeared more than once: only the first was kept" in repairs
 
 

@@ -76,9 +76,8 @@ def restore_structure(submission: NotebookNode, student_version: NotebookNode) -
             plain = copy.deepcopy(cell)
             plain.metadata.pop("nbgrader", None)
             current.append(plain)
-        elif gid in pieces:
+        elif gid in pieces:  # the student's cells after it stay with the cell before it
             found.append(f"cell {gid!r} appeared more than once: only the first was kept")
-            current = []  # what followed a duplicate goes with it
         else:
             current = []
             pieces[gid] = (cell, current)
