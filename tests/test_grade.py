@@ -89,6 +89,11 @@ def write_class(root: Path) -> dict[str, str]:
         folder.mkdir(parents=True)
         for name, data in files.items():
             (folder / name).write_bytes(data)
+    linked = root / "submitted" / "rita_links_the_solution" / CHAPTER
+    linked.mkdir(parents=True)
+    (linked / f"{CHAPTER}.ipynb").symlink_to(root / "source" / CHAPTER / f"{CHAPTER}.ipynb")
+    (root / "submitted" / "sam_links_a_folder").mkdir()
+    (root / "submitted" / "sam_links_a_folder" / CHAPTER).symlink_to(root / "submitted" / "alice_correct" / CHAPTER)
     return {s: s.split("_")[1] for s in [*notebooks, "gina_garbage", "hank_empty", "ivy_misnamed"]}
 
 
@@ -117,6 +122,8 @@ EXPECTED = {  # student: (score, status, words in the detail)
     NOT_UTF8_NAME: (0.0, "not graded", "the folder name is not UTF-8 text"),
     "oscar_extra_files": (2.0, "graded", ""),
     "pat_50mb": (0.0, "not graded", "is 50 MB, over the 20 MB limit"),
+    "rita_links_the_solution": (0.0, "not graded", "holds a symbolic link (ch00_fixture.ipynb)"),
+    "sam_links_a_folder": (0.0, "not graded", "holds a symbolic link (ch00_fixture)"),
     "gina_garbage": (0.0, "not graded", "not a valid notebook"),
     "hank_empty": (0.0, "not graded", "no ch00_fixture.ipynb"),
     "ivy_misnamed": (0.0, "not graded", "found Copy1.ipynb"),

@@ -79,6 +79,9 @@ def submission_problem(root: Path, chapter: str, student: str) -> str | None:
     if shown_id(student) != student:
         return "the folder name is not UTF-8 text, which the gradebook cannot record: rename the folder"
     folder = root / "submitted" / student / chapter
+    links = [p for p in (root / "submitted" / student, folder, *folder.rglob("*")) if p.is_symlink()]
+    if links:  # a link could hand in any file the grader can read: another's work, the solutions
+        return f"the submission holds a symbolic link ({shown_id(links[0].name)}); hand in files, not links"
     expected = folder / f"{chapter}.ipynb"
     if not expected.is_file():
         found = sorted(p.name for p in folder.glob("*.ipynb"))
