@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 
-from nbformat import NotebookNode
+from nbformat import NotebookNode, from_dict
 
 
 def grade_id(cell: NotebookNode) -> str | None:
@@ -33,12 +33,22 @@ def _settings(cell: NotebookNode) -> tuple:
     return (cell.get("cell_type"), *(meta.get(key) for key in GRADING_KEYS))
 
 
-def _without_hidden_tests(cell: NotebookNode) -> str:
-    """The cell's source as the student version shows it (an instructor's solved copy still has them)."""
-    from nbgrader.preprocessors import ClearHiddenTests
+_hidden_tests = None  # nbgrader's ClearHiddenTests, made once: it is a configurable object, slow to make
 
-    shown = copy.deepcopy(cell)
-    ClearHiddenTests()._remove_hidden_test_region(shown)
+
+def _without_hidden_tests(cell: NotebookNode) -> str | None:
+    """The cell's source as the student version shows it (an instructor's solved copy still has its hidden
+    tests); None if its hidden-test markers do not pair up."""
+    global _hidden_tests
+    if _hidden_tests is None:
+        from nbgrader.preprocessors import ClearHiddenTests
+
+        _hidden_tests = ClearHiddenTests()
+    shown = NotebookNode(cell_type=cell.get("cell_type"), source=cell.get("source", ""))
+    try:
+        _hidden_tests._remove_hidden_test_region(shown)
+    except RuntimeError:  # a BEGIN without its END, or nested
+        return None
     return shown.source
 
 
@@ -54,7 +64,7 @@ def restore_structure(submission: NotebookNode, student_version: NotebookNode) -
     - submission: the notebook handed in (not modified)
     - student_version: the released notebook of the same chapter
     Returns:
-    - the notebook to grade
+    - the notebook to grade: the submission itself when nothing needed repair, else a new notebook
     - one sentence per repair, in the order of the student version's cells (empty if none)
     """
     expected = [(grade_id(c), c) for c in student_version.cells if grade_id(c) is not None]
@@ -87,22 +97,24 @@ def restore_structure(submission: NotebookNode, student_version: NotebookNode) -
     if order != present:
         found.append("cells of the assignment had been moved: they were put back in their places")
 
-    cells = [copy.deepcopy(c) for c in leading]
+    cells = list(leading)
     for gid, reference in expected:
         if gid not in pieces:
             kind = "test cell" if _is_locked(reference) else "answer cell"
             found.append(f"{kind} {gid!r} was missing: it was put back" +
                          ("" if _is_locked(reference) else " unanswered"))
-            cells.append(copy.deepcopy(reference))
+            cells.append(reference)
             continue
         cell, followers = pieces[gid]
         if _is_locked(reference):
             if _tampered(cell, reference):
                 found.append(f"test cell {gid!r} had been edited: it was put back as it was")
-            cells.append(copy.deepcopy(reference))
+                cell = reference
+            cells.append(cell)
         else:
-            answer = copy.deepcopy(cell)
+            answer = cell
             if _settings(answer) != _settings(reference):
+                answer = copy.deepcopy(cell)
                 found.append(f"the settings of answer cell {gid!r} had been changed: they were put back")
                 answer.cell_type = reference.cell_type
                 answer.metadata["nbgrader"] = copy.deepcopy(reference.metadata["nbgrader"])
@@ -113,13 +125,15 @@ def restore_structure(submission: NotebookNode, student_version: NotebookNode) -
                     answer.pop("outputs", None)
                     answer.pop("execution_count", None)
             cells.append(answer)
-        cells.extend(copy.deepcopy(c) for c in followers)
+        cells.extend(followers)
 
+    if not found:
+        return submission, found
+    cells = copy.deepcopy(cells)
     seen: set[str] = set()
     for number, cell in enumerate(cells):  # a pasted copy of a cell may share its id
         if cell.get("id") in seen:
             cell["id"] = f"{cell['id']}-{number}"
         seen.add(cell.get("id"))
-    restored_nb = copy.deepcopy(submission)
-    restored_nb.cells = cells
-    return restored_nb, found
+    rest = copy.deepcopy({key: value for key, value in submission.items() if key != "cells"})
+    return from_dict({**rest, "cells": cells}), found
