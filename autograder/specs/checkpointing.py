@@ -125,7 +125,10 @@ class _Probe:
 
 
 class InstrumentedLayer(Layer):
-    """Runs one reference layer unchanged and notes every call in the shared log."""
+    """Runs one reference layer unchanged and notes every call in the shared log. Lent to a student's process,
+    only the attributes a layer's user reads are readable there."""
+
+    remote_attributes = ("forward", "backward", "params")
 
     def __init__(self, inner: Layer, index: int, log: _Log, inputs: _Probe, douts: _Probe, stack_dout: np.ndarray) -> None:
         super().__init__()
@@ -214,19 +217,10 @@ def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe]):
         given = [InstrumentedLayer(layer, i, log, probes[0], probes[1], case.dout) for i, layer in enumerate(layers)]
         handed = list(given)
         snapshot = [{name: p.copy() for name, p in layer.params.items()} for layer in layers]
-        was_tracing = tracemalloc.is_tracing()
-        if case.measure:
-            if not was_tracing:
-                tracemalloc.start()
-            tracemalloc.reset_peak()
-            base = tracemalloc.get_traced_memory()[0]
-        try:
-            value = student(handed, X, dout, k)
-            if case.measure:
-                log.peak = tracemalloc.get_traced_memory()[1] - base
-        finally:
-            if case.measure and not was_tracing:
-                tracemalloc.stop()
+        if case.measure and hasattr(student, "call_measuring_memory"):  # it lives in the student's process
+            value, log.peak = student.call_measuring_memory(handed, X, dout, k)
+        else:
+            value = _measured_call(student, (handed, X, dout, k), log) if case.measure else student(handed, X, dout, k)
         if len(handed) != len(given) or any(a is not b for a, b in zip(handed, given)):
             log.changed.append("layers (the list itself: items removed or reordered)")
         for i, (layer, before) in enumerate(zip(layers, snapshot)):
@@ -236,6 +230,22 @@ def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe]):
         return value
 
     return measured
+
+
+def _measured_call(student: Any, args: tuple, log: _Log) -> Any:
+    """student(*args), with log.peak set to the most memory allocated at once during the call."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        value = student(*args)
+        log.peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return value
 
 
 def _unpack(value: Any, case: Case) -> tuple[Any, Any] | str:
