@@ -33,6 +33,7 @@ import nbformat
 
 from autograder.pipeline.course import CourseError, check_course, course_config, quiet_nbgrader
 from autograder.pipeline.execution import OUTPUT_CUT
+from autograder.pipeline.scoring import hidden_tests, stub_hidden_tests
 
 KERNEL_NAME = "bpcourse-limited"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -40,7 +41,7 @@ LIMITED_KERNEL = Path(__file__).with_name("limited_kernel.py")  # run by path: i
 # What the kernel server imports once for every kernel of a run (see limited_kernel.py): ipykernel's
 # own modules, and those of the chapter's imports that come from these packages, whose import
 # does nothing but define things (ipywidgets' hook into IPython is replayed in each kernel).
-KERNEL_PRELOAD = ("ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
+KERNEL_PRELOAD = ("ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "autograder.isolation.sandbox")
 PRELOADABLE_PACKAGES = ("numpy", "matplotlib", "ipywidgets", "IPython", "backprop", "autograder")
 
 
@@ -132,7 +133,7 @@ def _scratch_course(root: Path, chapter: str, student: str, gradebook: Path, scr
     shutil.copy2(gradebook, scratch / "gradebook.db")
 
 
-def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: Limits) -> None:
+def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: Limits, deadline: float) -> None:
     """nbgrader's own autograde (sanitize, then execute with our budgeted Execute) in the scratch course."""
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
@@ -141,7 +142,7 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
     from autograder.pipeline.execution import BudgetedExecute
 
     config = course_config(scratch)
-    config.BudgetedExecute.deadline = time.monotonic() + limits.seconds
+    config.BudgetedExecute.deadline = deadline
     config.BudgetedExecute.timeout = limits.cell_seconds
     config.BudgetedExecute.kernel_name = KERNEL_NAME
     coursedir = CourseDirectory(config=config, root=str(scratch))
@@ -173,12 +174,29 @@ def _restore_structure(root: Path, chapter: str, student: str, scratch: Path) ->
     return repairs
 
 
+def _score_outside(root: Path, chapter: str, student: str, scratch: Path, limits: Limits, deadline: float,
+                   server: str) -> dict:
+    """The hidden tests, run here against the student's code in a process of its own (scoring.py)."""
+    from autograder.pipeline import scoring
+
+    path = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
+    release = nbformat.read(root / "release" / chapter / f"{chapter}.ipynb", as_version=4)
+    tests = scoring.hidden_tests(nbformat.read(root / "source" / chapter / f"{chapter}.ipynb", as_version=4))
+    program = scoring.student_program(nbformat.read(path, as_version=4), release)
+    work = scratch / "graded-code"
+    work.mkdir()
+    return scoring.score(program, tests, work, deadline, limits.memory_mb, limits.cell_seconds, server)
+
+
 def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: str, limits: Limits,
             scratch_dir: str, server: str = "") -> None:
     """Child process: grade one submission in `scratch_dir`; send back JSON {'status', 'detail', 'notebooks',
-    'repairs'}."""
-    result: dict = {"status": "graded", "detail": "", "notebooks": {}, "repairs": []}
+    'repairs', 'stopped'}."""
+    from autograder.pipeline import scoring
+
+    result: dict = {"status": "graded", "detail": "", "notebooks": {}, "repairs": [], "stopped": []}
     scratch = Path(scratch_dir)
+    deadline = time.monotonic() + limits.seconds
     try:
         os.setsid()  # its own process group, so the grader can stop it and anything it started
         log = os.open(scratch / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -195,10 +213,13 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
         _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid", server)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
         result["repairs"] = _restore_structure(Path(root), chapter, student, scratch)
+        scores = _score_outside(Path(root), chapter, student, scratch, limits, deadline, server)
+        result["stopped"] = sorted({r.stopped for r in scores.values() if r.stopped})
         os.chdir(scratch)
-        _run_nbgrader_autograde(scratch, chapter, student, limits)
+        _run_nbgrader_autograde(scratch, chapter, student, limits, deadline)
         graded = scratch / "autograded" / student / chapter
-        result["notebooks"] = {p.name: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))}
+        result["notebooks"] = {p.name: nbformat.writes(scoring.with_results(nbformat.read(p, as_version=4), scores))
+                               for p in sorted(graded.glob("*.ipynb"))}
         if not result["notebooks"]:
             result.update(status="not graded", detail="nbgrader produced no graded notebook")
     except Exception as error:  # noqa: BLE001 - any failure becomes this submission's status
@@ -456,6 +477,8 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
     from tqdm import tqdm
 
     template = _snapshot_gradebook(root, tmp)
+    source = nbformat.read(root / "source" / chapter / f"{chapter}.ipynb", as_version=4)
+    stub_hidden_tests(template, chapter, {t.grade_id for t in hidden_tests(source)})  # scoring.py runs them
     pending, running = list(students), []
     finished: list[tuple[_Running, Outcome, dict | None]] = []  # back from a worker, not yet recorded
     bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
@@ -508,6 +531,11 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
             outcome.seconds = round(elapsed, 2)
             if message is not None:
                 outcome.status, outcome.detail = message["status"], message["detail"]
+                stopped = message.get("stopped") or []
+                if outcome.status == "graded" and stopped:
+                    outcome.status = "time limit" if "time limit" in stopped else "kernel died"
+                    outcome.detail = ("a hidden test ran out of time" if "time limit" in stopped else
+                                      "your code ended the process that graded it")
                 outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
             finished.append((job, outcome, message))
     bar.close()
