@@ -356,6 +356,19 @@ def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
     outcome.detail = "; ".join(parts)
 
 
+def _status_of_hidden_tests(stopped: list[str], outcome: Outcome) -> None:
+    """A hidden test that could not finish names the limit, unless the notebook's run already named one."""
+    if outcome.status != "graded" or not stopped:
+        return
+    for reason, status, what in (("time limit", "time limit", "the submission's time ran out during the hidden tests"),
+                                 ("test time limit", "cell time limit", "a hidden test ran past its time limit"),
+                                 ("ended", "kernel died", "your code ended the process that ran the hidden tests")):
+        if reason in stopped:
+            outcome.status = status
+            outcome.detail = "; ".join(filter(None, [outcome.detail, what]))
+            return
+
+
 def _record(root: Path, chapter: str, student: str, notebooks: dict[str, str], staging: Path) -> None:
     """Let nbgrader record the executed notebooks: scores into the gradebook, notebooks into autograded/."""
     from nbgrader.converters import Autograde
@@ -503,6 +516,7 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
             job, outcome, message = finished.pop(0)
             if message is not None and message["notebooks"]:
                 _status_of(message["notebooks"], outcome)
+                _status_of_hidden_tests(message.get("stopped") or [], outcome)
                 _record(root, chapter, job.student, message["notebooks"], tmp / "executed")
             _score(root, chapter, job.student, outcome)
             shutil.rmtree(job.scratch, ignore_errors=True)
@@ -531,11 +545,6 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
             outcome.seconds = round(elapsed, 2)
             if message is not None:
                 outcome.status, outcome.detail = message["status"], message["detail"]
-                stopped = message.get("stopped") or []
-                if outcome.status == "graded" and stopped:
-                    outcome.status = "time limit" if "time limit" in stopped else "kernel died"
-                    outcome.detail = ("a hidden test ran out of time" if "time limit" in stopped else
-                                      "your code ended the process that graded it")
                 outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
             finished.append((job, outcome, message))
     bar.close()

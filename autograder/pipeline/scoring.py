@@ -143,15 +143,19 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                 results[test.grade_id] = Result(f"{test.name}: 0 / {test.points:g} points\n  not graded: the submission's "
                                                 "time limit was reached first", 0.0, "time limit")
                 continue
+            own_limit = True
             try:
                 if student is None:
                     student = StudentProcess.start(cwd, memory_mb, int(left) + 5, via)
                     errors = student.run(program, min(left, test_seconds))
+                own_limit = deadline - time.monotonic() > test_seconds
                 student.peer.deadline = time.monotonic() + min(deadline - time.monotonic(), test_seconds)
                 report = report_for(test.name, student.namespace(), test.points, test.seed)
             except GradingStopped as stop:
-                reason = "time limit" if "time limit" in str(stop) else "ended"
-                message = ("your code ran past the time limit" if reason == "time limit" else
+                timed_out = "time limit" in str(stop)
+                reason = ("test time limit" if own_limit else "time limit") if timed_out else "ended"
+                message = (f"your code ran past the time limit ({test_seconds:g} s a test)" if reason == "test time limit"
+                           else "your code ran past the submission's time limit" if timed_out else
                            "your code ended the process that ran it (os._exit, a crash, or the memory cap)")
                 results[test.grade_id] = Result(f"{test.name}: 0 / {test.points:g} points\n  not graded: {message}",
                                                 0.0, reason)
