@@ -216,10 +216,17 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
         scores = _score_outside(Path(root), chapter, student, scratch, limits, deadline, server)
         result["stopped"] = sorted({r.stopped for r in scores.values() if r.stopped})
         os.chdir(scratch)
-        _run_nbgrader_autograde(scratch, chapter, student, limits, deadline)
-        graded = scratch / "autograded" / student / chapter
+        submitted = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
+        try:
+            _run_nbgrader_autograde(scratch, chapter, student, limits, deadline)
+        except Exception as error:  # noqa: BLE001 - the notebook broke nbgrader's run; its hidden tests still count
+            result.update(status="kernel died", detail="the notebook could not be run to the end: " +
+                          _cause(error, scratch / "worker.log"))
+        graded = sorted((scratch / "autograded" / student / chapter).glob("*.ipynb"))
+        if not graded and scores:  # nothing executed: the submission as handed in, with the hidden tests' results
+            graded = [submitted]
         result["notebooks"] = {p.name: nbformat.writes(scoring.with_results(nbformat.read(p, as_version=4), scores))
-                               for p in sorted(graded.glob("*.ipynb"))}
+                               for p in graded}
         if not result["notebooks"]:
             result.update(status="not graded", detail="nbgrader produced no graded notebook")
     except Exception as error:  # noqa: BLE001 - any failure becomes this submission's status
