@@ -35,6 +35,11 @@ UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
 CONVERSIONS = {"float": float, "int": int, "bool": bool, "repr": repr, "str": str, "len": len, "complex": complex}
 
 
+def without_magics(source: str) -> str:
+    """A cell's source with its IPython lines (`%magic`, `!shell`) blanked, so line numbers stay the same."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
 class Callback:
     """Stands in for a function or object the grader lent: a call goes back to the grader."""
 
@@ -97,8 +102,7 @@ class StudentSide(Peer):
         for label, source in cells:
             self.cell_number += 1
             filename = f"<cell {self.cell_number}: {label}>"
-            lines = [("" if line.lstrip().startswith(("%", "!")) else line) for line in str(source).splitlines()]
-            text = "\n".join(lines) + "\n"
+            text = without_magics(str(source)) + "\n"
             linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
             try:
                 exec(compile(text, filename, "exec"), self.namespace)  # noqa: S102 - the point of this process

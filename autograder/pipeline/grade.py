@@ -33,7 +33,8 @@ import nbformat
 
 from autograder.pipeline.course import CourseError, check_course, course_config, quiet_nbgrader
 from autograder.pipeline.execution import OUTPUT_CUT
-from autograder.pipeline.scoring import hidden_tests, stub_hidden_tests
+from autograder.isolation.sandbox import without_magics
+from autograder.pipeline import scoring
 
 KERNEL_NAME = "bpcourse-limited"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -156,44 +157,50 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
 GRADING_NOTE_ID = "bpcourse-grading-note"
 
 
-def _restore_structure(root: Path, chapter: str, student: str, scratch: Path) -> list[str]:
+@dataclass(frozen=True)
+class _Chapter:
+    """What every worker of a run needs of the chapter, read once before the first fork: the student version
+    (authoritative for the assignment cells) and the hidden tests that run outside the kernel."""
+
+    release: nbformat.NotebookNode
+    tests: list[scoring.HiddenTest]
+
+    @classmethod
+    def read(cls, root: Path, chapter: str) -> "_Chapter":
+        source = nbformat.read(root / "source" / chapter / f"{chapter}.ipynb", as_version=4)
+        return cls(nbformat.read(root / "release" / chapter / f"{chapter}.ipynb", as_version=4),
+                   scoring.hidden_tests(source))
+
+
+def _restore_structure(path: Path, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
     """Put the submission's nbgrader cells back as the student version has them (structure.py), in the
-    scratch copy; a Markdown note at the top of the graded notebook says what was repaired."""
+    scratch copy; a Markdown note at the top of the graded notebook says what was repaired. Returns the
+    notebook as it will be graded, and the repairs."""
     from autograder.pipeline.structure import restore_structure
 
-    path = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
-    submission = nbformat.read(path, as_version=4)
-    student_version = nbformat.read(root / "release" / chapter / f"{chapter}.ipynb", as_version=4)
-    restored, repairs = restore_structure(submission, student_version)
+    restored, repairs = restore_structure(nbformat.read(path, as_version=4), release)
     if repairs:
         note = nbformat.v4.new_markdown_cell("**Grading note.** Before your notebook was graded:\n\n" +
                                              "\n".join(f"- {r}" for r in repairs))
         note["id"] = GRADING_NOTE_ID
         restored.cells.insert(0, note)
         nbformat.write(restored, path)
-    return repairs
+    return restored, repairs
 
 
-def _score_outside(root: Path, chapter: str, student: str, scratch: Path, limits: Limits, deadline: float,
-                   server: str) -> dict:
+def _score_outside(submission: nbformat.NotebookNode, material: _Chapter, scratch: Path, limits: Limits,
+                   deadline: float, server: str) -> dict[str, scoring.Result]:
     """The hidden tests, run here against the student's code in a process of its own (scoring.py)."""
-    from autograder.pipeline import scoring
-
-    path = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
-    release = nbformat.read(root / "release" / chapter / f"{chapter}.ipynb", as_version=4)
-    tests = scoring.hidden_tests(nbformat.read(root / "source" / chapter / f"{chapter}.ipynb", as_version=4))
-    program = scoring.student_program(nbformat.read(path, as_version=4), release)
     work = scratch / "graded-code"
     work.mkdir()
-    return scoring.score(program, tests, work, deadline, limits.memory_mb, limits.cell_seconds, server)
+    program = scoring.student_program(submission, material.release)
+    return scoring.score(program, material.tests, work, deadline, limits.memory_mb, limits.cell_seconds, server)
 
 
 def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: str, limits: Limits,
-            scratch_dir: str, server: str = "") -> None:
+            scratch_dir: str, material: _Chapter, server: str = "") -> None:
     """Child process: grade one submission in `scratch_dir`; send back JSON {'status', 'detail', 'notebooks',
     'repairs', 'stopped'}."""
-    from autograder.pipeline import scoring
-
     result: dict = {"status": "graded", "detail": "", "notebooks": {}, "repairs": [], "stopped": []}
     scratch = Path(scratch_dir)
     deadline = time.monotonic() + limits.seconds
@@ -212,11 +219,11 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                            "IPYTHONDIR": str(scratch / ".jupyter/ipython"), "MPLBACKEND": "Agg"})
         _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid", server)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
-        result["repairs"] = _restore_structure(Path(root), chapter, student, scratch)
-        scores = _score_outside(Path(root), chapter, student, scratch, limits, deadline, server)
+        submitted = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
+        restored, result["repairs"] = _restore_structure(submitted, material.release)
+        scores = _score_outside(restored, material, scratch, limits, deadline, server)
         result["stopped"] = sorted({r.stopped for r in scores.values() if r.stopped})
         os.chdir(scratch)
-        submitted = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
         try:
             _run_nbgrader_autograde(scratch, chapter, student, limits, deadline)
         except Exception as error:  # noqa: BLE001 - the notebook broke nbgrader's run; its hidden tests still count
@@ -264,9 +271,8 @@ def _chapter_preload(root: Path, chapter: str) -> list[str]:
                 continue
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else source
-            python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
             try:
-                tree = ast.parse(python)
+                tree = ast.parse(without_magics(source))
             except SyntaxError:
                 continue
             for node in ast.walk(tree):
@@ -497,8 +503,8 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
     from tqdm import tqdm
 
     template = _snapshot_gradebook(root, tmp)
-    source = nbformat.read(root / "source" / chapter / f"{chapter}.ipynb", as_version=4)
-    stub_hidden_tests(template, chapter, {t.grade_id for t in hidden_tests(source)})  # scoring.py runs them
+    material = _Chapter.read(root, chapter)
+    scoring.stub_hidden_tests(template, chapter, {t.grade_id for t in material.tests})  # the workers run them
     pending, running = list(students), []
     finished: list[tuple[_Running, Outcome, dict | None]] = []  # back from a worker, not yet recorded
     bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
@@ -515,7 +521,7 @@ def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits:
             scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
             parent, child = context.Pipe(duplex=False)
             process = context.Process(target=_worker, args=(child, str(root), chapter, student, str(template),
-                                                             limits, str(scratch), via))
+                                                             limits, str(scratch), material, via))
             process.start()
             child.close()
             running.append(_Running(student, process, parent, scratch))

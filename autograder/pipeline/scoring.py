@@ -21,6 +21,7 @@ from typing import Any
 import nbformat
 
 from autograder.calling import GradingStopped
+from autograder.isolation.sandbox import without_magics
 from autograder.pipeline.notebook_format import is_grade_cell, is_solution_cell
 
 HIDDEN_TEST_STUB = "# The hidden tests run outside this notebook while it is graded; their results appear here."
@@ -61,7 +62,7 @@ def hidden_tests(source: nbformat.NotebookNode) -> list[HiddenTest]:
 
 def _grade_call(grade_id: str, source: str) -> HiddenTest | None:
     try:
-        body = ast.parse(_python(source)).body
+        body = ast.parse(without_magics(source)).body
     except SyntaxError:
         return None
     calls = [node.value for node in body if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)]
@@ -80,10 +81,6 @@ def _grade_call(grade_id: str, source: str) -> HiddenTest | None:
         return None
 
 
-def _python(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
 def student_program(submission: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[tuple[str, str]]:
     """(label, source) to run in the student's process: the chapter's imports (from the student version, so a
     student cannot add to them), every answer cell, and of each cell the student added, its definitions."""
@@ -92,7 +89,7 @@ def student_program(submission: nbformat.NotebookNode, release: nbformat.Noteboo
         if cell.cell_type != "code" or is_solution_cell(cell) or is_grade_cell(cell):
             continue
         try:
-            tree = ast.parse(_python(cell.source))
+            tree = ast.parse(without_magics(cell.source))
         except SyntaxError:
             continue
         for node in tree.body:
@@ -106,12 +103,12 @@ def student_program(submission: nbformat.NotebookNode, release: nbformat.Noteboo
             program.append((f"answer cell {cell.metadata['nbgrader'].get('grade_id', number)}", cell.source))
         elif "nbgrader" not in cell.metadata and cell.get("id") not in release_ids:
             try:
-                tree = ast.parse(_python(cell.source))
+                tree = ast.parse(without_magics(cell.source))
             except SyntaxError:
                 continue
             kept = [node for node in tree.body if isinstance(node, DEFINITIONS) and not _not_imported(node)]
             if kept:
-                program.append((f"your cell {number}", "\n\n".join(ast.get_source_segment(_python(cell.source), node)
+                program.append((f"your cell {number}", "\n\n".join(ast.get_source_segment(without_magics(cell.source), node)
                                                                  or ast.unparse(node) for node in kept)))
     return program
 
