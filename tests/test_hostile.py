@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.pipeline.grade import Limits, grade
+from autograder.isolation.jail import FIRST_UID, POOL_SIZE
+from autograder.pipeline.grade import Limits, grade, isolation_problem
 from autograder.pipeline.release import release
 from test_release import REPO, project_environment  # noqa: F401 - fixture
 
@@ -26,6 +27,9 @@ STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the
             "equal_to_everything", "prints_a_score", "silences_tracebacks", "imports_the_reference",
             "redefines_after_its_test", "exits_in_a_function", "hangs_in_a_function", "exhausts_memory",
             "searches_for_the_hidden_tests"]
+# Attacks that only a jail stops (autograder/isolation/jail.py: Linux, as root). Without one, reading the course
+# by its path would succeed and a kill(-1) would reach the grader itself, so these are not run there.
+JAILED = ["reads_the_course", "forks_without_end", "signals_everything", "leaves_a_daemon", "swaps_its_notebook_for_a_link"]
 
 
 def _added(nb: dict, code: str, after: str | None = None) -> dict:
@@ -83,11 +87,77 @@ def _solved(source: dict, student: dict) -> dict:
     return student
 
 
-def attacks(source: dict, student: dict) -> dict[str, tuple[dict, float, str, str]]:
-    """student -> (notebook, score, status, a phrase the hidden tests' feedback must contain)."""
+READS = """import os
+tried = {PATHS}
+seen = [path for path in tried if os.path.exists(path)]
+print("seen:", seen)
+try:
+    with open({WRITE!r}, "w") as handle:
+        handle.write("graded by me")
+    print("wrote outside")
+except OSError as error:
+    print("could not write outside:", error.strerror)
+"""
+FORKS = """import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print("forks refused after", children, "children:", error.strerror)
+"""
+SIGNALS = """import os, signal
+os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but the caller
+for target in (os.getppid(), 1):
+    try:
+        os.kill(target, signal.SIGKILL)
+        print("killed", target)
+    except OSError as error:
+        print("could not signal", target, "-", error.strerror)
+"""
+SWAPS = """import os, time
+if os.fork() == 0:  # a daemon that keeps turning the graded notebook into a link to the gradebook
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            try:
+                os.symlink({TARGET!r}, "link.tmp")
+                os.replace("link.tmp", {NAME!r})
+            except OSError:
+                pass
+            time.sleep(0.001)
+    os._exit(0)
+"""
+DAEMON = """import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(600)
+    os._exit(0)
+print("a daemon is left running")
+"""
+
+
+def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, float, str, str]]:
+    """student -> (notebook, score, status, a phrase the hidden tests' feedback must contain). `root` is the
+    course's folder, which an attacker who guessed its path would try to read."""
     wrong = _wrong(student)
     source = _solved(source, student)
+    secrets = [str(root / "source" / CHAPTER / f"{CHAPTER}.ipynb"), str(root / "gradebook.db"),
+               str(root / "submitted" / "honest_solution" / CHAPTER / f"{CHAPTER}.ipynb"), str(REPO / "source")]
+    last = source["cells"][-1].get("id")
     return {
+        "reads_the_course": (_added(source, READS.replace("{PATHS}", repr(secrets)).replace("{WRITE!r}", repr(str(root / "mine.txt")))),
+                             10.0, "graded", "sigmoid: 2 / 2 points"),
+        "forks_without_end": (_added(source, FORKS), 10.0, "process limit", "sigmoid: 2 / 2 points"),
+        "signals_everything": (_added(source, SIGNALS, after=last), 10.0, "graded", "sigmoid: 2 / 2 points"),
+        "leaves_a_daemon": (_added(source, DAEMON), 10.0, "graded", "sigmoid: 2 / 2 points"),
+        "swaps_its_notebook_for_a_link": (_added(source, SWAPS.replace("{TARGET!r}", repr(str(root / "gradebook.db")))
+                                                 .replace("{NAME!r}", repr(f"{CHAPTER}.ipynb"))),
+                                          10.0, "graded", "sigmoid: 2 / 2 points"),
         "honest_solution": (source, 10.0, "graded", "sigmoid: 2 / 2 points"),
         "patches_numpy": (_added(wrong, "np.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, *x, **k: "
                                         "np.ones(np.shape(a), bool)\nnp.array_equal = lambda *a, **k: True\n"
@@ -147,7 +217,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     release(root, [CHAPTER])
     source = json.loads((root / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     student = json.loads((root / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
-    cases = attacks(source, student)
+    cases = {name: case for name, case in attacks(source, student, root).items()
+             if name not in JAILED or isolation_problem() is None}
     for name, (nb, *_) in cases.items():
         folder = root / "submitted" / name / CHAPTER
         folder.mkdir(parents=True)
@@ -168,8 +239,21 @@ def _feedback(root: Path, student: str) -> str:
     return "\n".join(texts)
 
 
-@pytest.mark.parametrize("student", STUDENTS)
+def _printed(root: Path, student: str) -> str:
+    """What the code cells of the graded notebook printed."""
+    nb = nbformat.read(root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+    return "".join(str(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def _needs_a_jail() -> None:
+    if isolation_problem() is not None:
+        pytest.skip(f"no jail on this machine ({isolation_problem()}): these attacks would succeed here")
+
+
+@pytest.mark.parametrize("student", STUDENTS + JAILED)
 def test_an_attack_earns_nothing_it_did_not_write(graded, student):
+    if student in JAILED:
+        _needs_a_jail()
     root, cases, outcomes = graded
     _, score, status, phrase = cases[student]
     outcome = outcomes[student]
@@ -182,8 +266,61 @@ def test_the_kernel_never_holds_the_hidden_tests(graded):
     copy there holds stubs, and the source notebook is not copied. The recorded notebook has them back."""
     root, _, outcomes = graded
     assert (outcomes["searches_for_the_hidden_tests"].score, outcomes["searches_for_the_hidden_tests"].status) == (10.0, "graded")
-    nb = nbformat.read(root / "autograded" / "searches_for_the_hidden_tests" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-    printed = "".join(str(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    printed = _printed(root, "searches_for_the_hidden_tests")
     assert "files read:" in printed and "hidden tests found: []" in printed, printed[:2000]
+    nb = nbformat.read(root / "autograded" / "searches_for_the_hidden_tests" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
     hidden = nb.cells[[c.get("id") for c in nb.cells].index("sigmoid-hidden")]
     assert "outside this notebook" in hidden.source and "grade(" not in hidden.source
+
+
+def test_student_code_sees_only_its_own_submission(graded):
+    """The course's source notebooks, its gradebook, another student's submission and the grader's code are not
+    in the jail, and nothing can be written outside the submission's own folder."""
+    _needs_a_jail()
+    root, _, _ = graded
+    printed = _printed(root, "reads_the_course")
+    assert "seen: []" in printed and "could not write outside" in printed, printed[:2000]
+    assert not (root / "mine.txt").exists()
+
+
+def test_a_kernel_cannot_start_processes_without_end(graded):
+    """A fork bomb stops at the cap; its kernel cannot go on, and the status names the limit."""
+    _needs_a_jail()
+    _, _, outcomes = graded
+    outcome = outcomes["forks_without_end"]
+    assert outcome.status == "process limit", outcome
+    assert f"more than {LIMITS.processes} processes and threads" in outcome.detail, outcome
+
+
+def test_nothing_a_student_started_outlives_the_grading(graded):
+    """kill(-1) reached only the attacker's own processes (every other submission was graded), its kernel's
+    parent could not be signalled, and no process of any student uid is left: not the sleeping children of
+    the fork bomb, not the daemon in a session of its own."""
+    _needs_a_jail()
+    root, cases, outcomes = graded
+    assert all(o.status != "not graded" for o in outcomes.values())
+    assert _printed(root, "signals_everything").count("Operation not permitted") == 2
+    assert "a daemon is left running" in _printed(root, "leaves_a_daemon")
+    left = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = int(next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1])
+        except (OSError, StopIteration, ValueError):
+            continue
+        if FIRST_UID <= uid < FIRST_UID + POOL_SIZE:
+            left.append(status.parent.name)
+    assert left == []
+
+
+def test_the_grader_never_writes_through_a_students_link(graded):
+    """The graded notebook is written after its folder is taken back from the student's uid: it is a file, and
+    the gradebook the link pointed at still holds every student's scores."""
+    _needs_a_jail()
+    root, cases, _ = graded
+    graded_notebook = root / "autograded" / "swaps_its_notebook_for_a_link" / CHAPTER / f"{CHAPTER}.ipynb"
+    assert graded_notebook.is_file() and not graded_notebook.is_symlink()
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        assert {s.student_id for s in gb.find_assignment(CHAPTER).submissions} == set(cases)
+

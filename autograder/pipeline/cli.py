@@ -7,7 +7,7 @@ Each subcommand is a `_add_<name>(subparsers)` function that registers its parse
   (all chapters when none is named); one line per chapter; exit 1 on a bad chapter or notebook.
 - `bpcourse validate [CHAPTER ...] [--course DIR] [--fix]`: the problems of each source notebook
   (exit 1 if any); `--fix` first repairs cell ids, outputs and volatile metadata in place.
-- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M]`: autograde submitted/ in
+- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M] [--processes N]`: autograde submitted/ in
   parallel through nbgrader; a table of scores and statuses.
 - `bpcourse feedback CHAPTER`: HTML feedback per student, hidden tests' source left out.
 - `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
@@ -120,9 +120,13 @@ def _add_validate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_grade(args: argparse.Namespace) -> int:
-    from autograder.pipeline.grade import Limits, grade, summary
+    from autograder.pipeline.grade import Limits, grade, isolation_problem, summary
 
-    limits = Limits(seconds=args.time_limit, memory_mb=args.memory_mb, cell_seconds=args.cell_time_limit)
+    limits = Limits(seconds=args.time_limit, memory_mb=args.memory_mb, cell_seconds=args.cell_time_limit,
+                    processes=args.processes)
+    if isolation_problem() is not None:
+        print(f"note: student code runs without a jail here ({isolation_problem()}): it could read the course "
+              "folder, and the process cap is not applied (see the README)", file=sys.stderr)
     outcomes = grade(args.course, args.chapter, jobs=args.jobs, limits=limits, progress=not args.no_progress)
     print(summary(outcomes))
     return 0
@@ -139,6 +143,8 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--time-limit", type=float, default=120.0, metavar="S", help="seconds per submission (120)")
     parser.add_argument("--cell-time-limit", type=int, default=60, metavar="S", help="seconds per cell (60)")
     parser.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="kernel memory cap in MiB (2048)")
+    parser.add_argument("--processes", type=int, default=64, metavar="N",
+                        help="processes and threads a kernel may have at once (64; needs the jail: Linux, as root)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_course_argument(parser)
     parser.set_defaults(func=_run_grade)

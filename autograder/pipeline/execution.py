@@ -28,10 +28,12 @@ is killed and reaped at once.
 """
 from __future__ import annotations
 
+import os
 import time
 from queue import Empty
 
 import zmq
+from nbclient.util import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
@@ -170,6 +172,10 @@ class BudgetedExecute(Execute):
             await self.km.provisioner.kill()
             self.km.provisioner.process.wait()  # killed: it exits at once
         await super()._async_cleanup_kernel()
+        reclaim(self.resources.get("metadata", {}).get("path") or "")
+
+    # nbconvert's Execute calls the synchronous form, which nbclient made from its own coroutine.
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)
 
     def preprocess_cell(self, cell, resources, index):
         # nbconvert calls this for every cell (nbclient's execute_cell is bound to its own coroutine,
@@ -187,3 +193,16 @@ class BudgetedExecute(Execute):
             self.stopped = f"kernel died in cell {index + 1}"
             cell.outputs.append(error_output("KernelDied", "the kernel died running this cell (memory cap, or an exit)"))
             return cell, resources
+
+
+def reclaim(folder: str) -> None:
+    """The kernel is gone: a jailed kernel's working folder goes back to the grader before nbgrader writes the
+    graded notebook there, so nothing left running as the student's uid can swap that file for a link
+    (which the grader would follow) in the moments before it is killed."""
+    if not folder or os.geteuid() != 0 or os.stat(folder).st_uid == 0:
+        return
+    os.chown(folder, 0, 0)  # first: from now on only the grader can add or replace what is in it
+    os.chmod(folder, 0o755)
+    for entry in os.scandir(folder):
+        if entry.is_symlink():
+            os.unlink(entry.path)

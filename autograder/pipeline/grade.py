@@ -11,6 +11,7 @@ A submission that loops, crashes its kernel or is not a notebook still gets a ro
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import json
 import multiprocessing
@@ -48,11 +49,13 @@ PRELOADABLE_PACKAGES = ("numpy", "matplotlib", "ipywidgets", "IPython", "backpro
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits: wall-clock seconds, kernel memory (MiB), and a per-cell cap (s)."""
+    """Per-submission limits: wall-clock seconds, kernel memory (MiB), a per-cell cap (s), and the processes and
+    threads a kernel or student process may have at once (enforced in the jail: see `isolation_problem`)."""
 
     seconds: float = 120.0
     memory_mb: int = 2048
     cell_seconds: int = 60
+    processes: int = 64
 
 
 @dataclass
@@ -155,6 +158,8 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
 
 
 GRADING_NOTE_ID = "bpcourse-grading-note"
+# How a kernel that reached the process cap fails: Python's thread and fork errors, zmq's.
+PROCESS_LIMIT_HIT = re.compile(r"can't start new thread|Resource temporarily unavailable|BlockingIOError")
 
 
 @dataclass(frozen=True)
@@ -227,8 +232,12 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
         try:
             _run_nbgrader_autograde(scratch, chapter, student, limits, deadline)
         except Exception as error:  # noqa: BLE001 - the notebook broke nbgrader's run; its hidden tests still count
-            result.update(status="kernel died", detail="the notebook could not be run to the end: " +
-                          _cause(error, scratch / "worker.log"))
+            cause = _cause(error, scratch / "worker.log")
+            if PROCESS_LIMIT_HIT.search(cause):
+                result.update(status="process limit", detail=f"your code started more than {limits.processes} "
+                              f"processes and threads, so its kernel could not go on ({cause})")
+            else:
+                result.update(status="kernel died", detail="the notebook could not be run to the end: " + cause)
         graded = sorted((scratch / "autograded" / student / chapter).glob("*.ipynb"))
         if not graded and scores:  # nothing executed: the submission as handed in, with the hidden tests' results
             graded = [submitted]
@@ -283,21 +292,37 @@ def _chapter_preload(root: Path, chapter: str) -> list[str]:
     return [n for n in dict.fromkeys(names) if n in KERNEL_PRELOAD or n.split(".")[0] in PRELOADABLE_PACKAGES]
 
 
+@functools.cache
+def isolation_problem() -> str | None:
+    """Why student code runs without a jail here (autograder/isolation/jail.py), or None when it is jailed:
+    then it sees only its own submission, runs as a uid of its own, and has the process cap."""
+    from autograder.isolation.jail import problem
+
+    return problem()
+
+
 def _start_kernel_server(folder: Path, limits: Limits, preload: list[str]) -> subprocess.Popen | None:
     """The kernel server (limited_kernel.py --serve), listening on folder/kernels.sock; None if it cannot start.
 
-    Its environment is what a worker gives its kernels where it matters at import time (MPLBACKEND);
-    Jupyter's folders are its own. Closing its stdin ends it and every kernel it started.
+    Its environment is what a worker gives its kernels where it matters at import time (MPLBACKEND, one
+    BLAS thread: the jobs share the cores, and a thread count of its own would count against the process
+    cap); Jupyter's folders are its own. It jails what it starts when this machine can. Closing its stdin
+    ends it and every kernel it started.
     """
     for name in ("config", "data", "runtime", "ipython"):
         (folder / ".jupyter" / name).mkdir(parents=True)
     env = dict(os.environ, MPLBACKEND="Agg", JUPYTER_CONFIG_DIR=str(folder / ".jupyter/config"),
                JUPYTER_DATA_DIR=str(folder / ".jupyter/data"), JUPYTER_RUNTIME_DIR=str(folder / ".jupyter/runtime"),
-               IPYTHONDIR=str(folder / ".jupyter/ipython"))
+               IPYTHONDIR=str(folder / ".jupyter/ipython"), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1")
+    jail = []
+    if limits.processes and isolation_problem() is None:
+        (folder / "jail").mkdir()
+        jail = ["--processes", str(limits.processes), "--jail-root", str(folder / "jail")]
     with open(folder / "server.log", "wb") as log:
         try:
             return subprocess.Popen([sys.executable, str(LIMITED_KERNEL), "--serve", str(folder / "kernels.sock"),
-                                     *_kernel_limit_args(limits), "--preload", ",".join(preload)],
+                                     *_kernel_limit_args(limits), "--preload", ",".join(preload), *jail],
                                     stdin=subprocess.PIPE, stdout=log, stderr=log, cwd=folder, env=env)
         except OSError:
             return None

@@ -40,6 +40,7 @@ import resource
 import signal
 import socket
 import sys
+from pathlib import Path
 
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -129,9 +130,10 @@ def _stand_in(args: argparse.Namespace) -> None:
 # ---- the server ---------------------------------------------------------------------------------
 
 
-def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace) -> None:
+def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=None, uid: int = 0) -> None:
     """In the forked child: become the kernel the request asks for (or, asked for a sandbox, the process that
-    holds a student's code while the grader calls it: autograder/isolation/sandbox.py). Never returns."""
+    holds a student's code while the grader calls it: autograder/isolation/sandbox.py), in `jail` as `uid`
+    when there is one (autograder/isolation/jail.py; a child that cannot enter it exits). Never returns."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
@@ -145,6 +147,12 @@ def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace) -> No
         os.environ.clear()
         os.environ.update(request["env"])
         _write_pid(request.get("pid_file", ""))
+        if jail is not None:
+            from autograder.isolation.jail import enter
+
+            argv = request.get("argv", [])
+            connection = [argv[argv.index("-f") + 1]] if "-f" in argv[:-1] else []
+            enter(jail, request["cwd"], uid, tuple(connection), network=not request.get("sandbox"))
         if request.get("sandbox"):  # not a kernel: the process that holds a student's code while it is graded
             from autograder.isolation.sandbox import serve
 
@@ -206,6 +214,12 @@ def _serve(args: argparse.Namespace) -> None:
             print(f"limited_kernel: not preloading {name}: {error}", file=sys.stderr)
     if threading.active_count() != 1:
         raise SystemExit("limited_kernel: preloading started threads; a fork would not carry them")
+    jail, uids = None, None
+    if args.processes:  # every kernel and student process in a jail of its own, as a uid of its own
+        from autograder.isolation.jail import Jail, UidPool, adopt_orphans
+
+        jail, uids = Jail.for_course(Path(args.jail_root), args.processes), UidPool()
+        adopt_orphans()
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(args.serve)
@@ -226,6 +240,11 @@ def _serve(args: argparse.Namespace) -> None:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
             pass
+
+    def ended(pid: int) -> None:  # reaped: nothing of it may outlive it, in its session or out of it
+        end_kernel(pid)
+        if uids is not None:
+            uids.release(pid)
 
     try:
         while True:
@@ -251,7 +270,7 @@ def _serve(args: argparse.Namespace) -> None:
                                 pass
                             selector.unregister(conn)
                             conn.close()
-                        end_kernel(pid)  # anything the kernel left running in its session
+                        ended(pid)
                 elif key.data == "listen":
                     conn, _ = listener.accept()
                     try:
@@ -267,9 +286,12 @@ def _serve(args: argparse.Namespace) -> None:
                     except (OSError, ValueError):
                         conn.close()
                         continue
+                    uid = uids.take() if uids is not None else 0
                     pid = os.fork()
                     if pid == 0:
-                        _kernel_child(request, fds, args)
+                        _kernel_child(request, fds, args, jail, uid)
+                    if uids is not None:
+                        uids.hold(pid, uid)
                     for fd in fds:
                         os.close(fd)
                     kernels[pid] = conn
@@ -295,6 +317,8 @@ def _serve(args: argparse.Namespace) -> None:
     finally:
         for pid in list(kernels):
             end_kernel(pid)
+        if uids is not None:
+            uids.release_all()
 
 
 def main() -> None:
@@ -306,6 +330,9 @@ def main() -> None:
     parser.add_argument("--serve", default="", metavar="SOCKET", help="be the kernel server, listening on SOCKET")
     parser.add_argument("--preload", default="", metavar="MODULES", help="server: modules to import once, comma-separated")
     parser.add_argument("--via", default="", metavar="SOCKET", help="get the kernel from the server at SOCKET")
+    parser.add_argument("--processes", type=int, default=0, metavar="N",
+                        help="server: jail each kernel as a uid of its own with at most N processes and threads")
+    parser.add_argument("--jail-root", default="", metavar="FOLDER", help="server: an empty folder to build jails on")
     parser.add_argument("kernel_args", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.serve:
