@@ -98,7 +98,10 @@ def test_directional_check(seed):
     def f(v):
         return float(v @ A @ v)
 
-    right, wrong = 2 * A @ x, 2 * A @ x * np.array([1, 1, -1, 1, 1])
+    right = 2 * A @ x
+    # Off in one entry by as much as the gradient's size (a sign flip of an entry that happens to be tiny
+    # would be a wrong gradient no check could tell from round-off).
+    wrong = right + np.linalg.norm(right) * np.eye(5)[2]
     before = x.copy()
     assert gc.directional_check(f, x, right, seed=seed) < 1e-6  # one scalar: round-off shows when d is nearly orthogonal to the gradient
     np.testing.assert_array_equal(x, before)

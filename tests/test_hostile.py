@@ -4,7 +4,10 @@ Each case is the student version (nothing solved, 0 points) or the solved source
 one attack added, and asserts the exact score, the status and what the hidden tests' feedback
 says. The attacks act inside the student's notebook: patching NumPy, builtins, the grader or the
 reference package, objects whose == always says True, printed scores, silenced tracebacks, a
-graded name swapped for the reference, and functions that end, hang or exhaust their process.
+graded name swapped for the reference, and functions that end, hang or exhaust their process; and,
+where the grader can jail student code, reading the course by its path, fork bombs, kill(-1),
+daemons and links. Then a class of 200 (a tenth of it these attacks) is graded with two jobs, in
+another order, and every row is checked against what its notebook earned graded alone.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ CHAPTER = "ch01_chain_rule"
 LIMITS = Limits(seconds=60, memory_mb=2048, cell_seconds=6)
 STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the_grader", "patches_the_reference",
             "equal_to_everything", "prints_a_score", "silences_tracebacks", "imports_the_reference",
-            "redefines_after_its_test", "exits_in_a_function", "hangs_in_a_function", "exhausts_memory",
+            "redefines_before_its_test", "redefines_after_its_test", "exits_in_a_function", "hangs_in_a_function", "exhausts_memory",
             "searches_for_the_hidden_tests"]
 # Attacks that only a jail stops (autograder/isolation/jail.py: Linux, as root). Without one, reading the course
 # by its path would succeed and a kill(-1) would reach the grader itself, so these are not run there.
@@ -193,8 +196,12 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
                                 0.0, "graded", "sigmoid: 0 / 2 points"),
         "imports_the_reference": (_added(wrong, "from backprop.activations import sigmoid\n", after="sigmoid-solution"),
                                   0.0, "graded", "calls backprop.activations.sigmoid, the reference solution"),
-        "redefines_after_its_test": (_added(source, "def sigmoid(z):\n    return 0.5 * z\n", after="sigmoid-solution"),
-                                     8.0, "graded", "sigmoid: 0 / 2 points"),
+        "redefines_before_its_test": (_added(source, "def sigmoid(z):\n    return 0.5 * z\n", after="sigmoid-solution"),
+                                      8.0, "graded", "sigmoid: 0 / 2 points"),
+        # A test grades the code as it stood at the test's cell, as running the notebook top to bottom does.
+        "redefines_after_its_test": (_added(source, "def add_mul_grads(x, y, z):\n    return 0.0, 0.0, 0.0, 0.0\n",
+                                            after="add-mul-grads-hidden"),
+                                     10.0, "graded", "add_mul_grads: 2 / 2 points"),
         "exits_in_a_function": (_answer(source, "sigmoid-prime-solution",
                                         "def sigmoid_prime(z):\n    import os\n    os._exit(0)\n"),
                                 8.0, "kernel died", "your code ended the process that ran it"),
@@ -223,7 +230,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
         folder = root / "submitted" / name / CHAPTER
         folder.mkdir(parents=True)
         (folder / f"{CHAPTER}.ipynb").write_text(json.dumps(nb))
-    # One at a time: with two at once, a hidden test that hangs was once reported as its process ending (open).
+    # One at a time here; the class below grades the same notebooks two at a time.
     outcomes = {o.student: o for o in grade(root, CHAPTER, jobs=1, limits=LIMITS, progress=False)}
     return root, cases, outcomes
 
@@ -324,3 +331,81 @@ def test_the_grader_never_writes_through_a_students_link(graded):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert {s.student_id for s in gb.find_assignment(CHAPTER).submissions} == set(cases)
 
+
+CLASS_SIZE = 200
+
+
+@pytest.fixture(scope="module")
+def graded_class(graded, tmp_path_factory: pytest.TempPathFactory):
+    """A class of 200 submissions of chapter 1 graded with two jobs: the demo class (every catalogued variant,
+    an unsolved notebook, one that raises, one that loops) cycled over nine tenths of it, and the hostile
+    cases above over the last tenth, under names that put them in another order."""
+    from autograder.pipeline.demo import demo_class
+
+    corpus_root, cases, _ = graded
+    root = tmp_path_factory.mktemp("class") / "course"
+    (root / "source").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    shutil.copytree(REPO / "source" / CHAPTER, root / "source" / CHAPTER)
+    release(root, [CHAPTER])
+    honest = sorted(demo_class(root, CHAPTER).items())
+    hostile = sorted(cases)
+    origin: dict[str, str] = {}  # student -> the case it is a copy of
+    for number in range(CLASS_SIZE):
+        if number % 10 == 9:
+            case = hostile[(number // 10) % len(hostile)]
+            text = (corpus_root / "submitted" / case / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+        else:
+            case, nb = honest[(number - number // 10) % len(honest)]
+            text = nbformat.writes(nb)
+        student = f"{CLASS_SIZE - number:03d}-{case}"
+        folder = root / "submitted" / student / CHAPTER
+        folder.mkdir(parents=True)
+        (folder / f"{CHAPTER}.ipynb").write_text(text)
+        origin[student] = case
+    handed_in = {p: p.read_bytes() for p in (root / "submitted").rglob("*") if p.is_file()}
+    outcomes = {o.student: o for o in grade(root, CHAPTER, jobs=2, limits=LIMITS, progress=False)}
+    return root, origin, outcomes, handed_in
+
+
+GRADED = ("add_mul_grads", "sigmoid", "sigmoid_prime", "neuron_grads")
+
+
+def _defines_once(text: str) -> bool:
+    """Whether a notebook defines each graded function once (a variant may redefine another, as students do)."""
+    source = "".join("".join(c["source"]) for c in json.loads(text)["cells"] if c["cell_type"] == "code")
+    return all(source.count(f"def {name}(") == 1 for name in GRADED)
+
+
+def test_a_class_of_200_gets_one_row_each_and_its_submissions_back_untouched(graded_class):
+    from autograder.pipeline.export import export_rows
+
+    root, origin, outcomes, handed_in = graded_class
+    rows = [r for r in export_rows(root) if r["chapter"] == CHAPTER]
+    assert sorted(r["student"] for r in rows) == sorted(origin) and len(rows) == CLASS_SIZE
+    assert all(r["status"] and r["status"] != "not graded yet" for r in rows)
+    assert {p: p.read_bytes() for p in (root / "submitted").rglob("*") if p.is_file()} == handed_in
+
+
+def test_every_row_of_the_class_is_what_its_case_earns(graded, graded_class):
+    """Each hostile copy gets exactly what the same notebook got when graded alone, one job at a time; each
+    honest copy gets what every other copy of it gets, full marks for a correct variant, less for a mistake."""
+    _, _, alone = graded
+    root, origin, outcomes, _ = graded_class
+    by_case: dict[str, set[tuple[float, str]]] = {}
+    for student, case in origin.items():
+        outcome = outcomes[student]
+        by_case.setdefault(case, set()).add((outcome.score, outcome.status))
+        if case in alone:
+            assert (outcome.score, outcome.status) == (alone[case].score, alone[case].status), (student, outcome)
+        elif "-right-" in case and _defines_once((root / "submitted" / student / CHAPTER / f"{CHAPTER}.ipynb").read_text()):
+            assert (outcome.score, outcome.status) == (10.0, "graded"), (student, outcome)
+        elif "-right-" in case:  # right, but it redefines a function graded before it: that test has run by then
+            assert outcome.score > 0 and outcome.status == "graded", (student, outcome)
+        elif "-wrong-" in case:
+            assert 0 < outcome.score < 10 and outcome.status == "graded", (student, outcome)
+        elif case in ("unsolved", "raises-everywhere"):
+            assert (outcome.score, outcome.status) == (0.0, "graded"), (student, outcome)
+        else:
+            assert case == "loops-forever" and outcome.status == "cell time limit", (student, outcome)
+    assert {case: rows for case, rows in by_case.items() if len(rows) > 1} == {}

@@ -24,6 +24,7 @@ from autograder.calling import GradingStopped
 from autograder.isolation.sandbox import without_magics
 from autograder.pipeline.notebook_format import is_grade_cell, is_solution_cell
 
+TEST_CELL = "test cell"  # the label of a test cell's place in a student program
 HIDDEN_TEST_STUB = "# The hidden tests run outside this notebook while it is graded; their results appear here."
 # Imports the student's process does not run: display and widgets (no display there), and the grader.
 NOT_IMPORTED = ("matplotlib", "ipywidgets", "IPython", "autograder")
@@ -83,7 +84,9 @@ def _grade_call(grade_id: str, source: str) -> HiddenTest | None:
 
 def student_program(submission: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[tuple[str, str]]:
     """(label, source) to run in the student's process: the chapter's imports (from the student version, so a
-    student cannot add to them), every answer cell, and of each cell the student added, its definitions."""
+    student cannot add to them), every answer cell, and of each cell the student added, its definitions, in
+    the notebook's order; each test cell is there as (TEST_CELL, its grade_id), so that a test grades the
+    student's code as it stood at that cell, as the notebook run top to bottom does."""
     program = []
     for cell in release.cells:
         if cell.cell_type != "code" or is_solution_cell(cell) or is_grade_cell(cell):
@@ -101,6 +104,8 @@ def student_program(submission: nbformat.NotebookNode, release: nbformat.Noteboo
             continue
         if is_solution_cell(cell):
             program.append((f"answer cell {cell.metadata['nbgrader'].get('grade_id', number)}", cell.source))
+        elif is_grade_cell(cell):
+            program.append((TEST_CELL, cell.metadata["nbgrader"].get("grade_id", "")))
         elif "nbgrader" not in cell.metadata and cell.get("id") not in release_ids:
             try:
                 tree = ast.parse(without_magics(cell.source))
@@ -123,16 +128,19 @@ def _not_imported(node: ast.AST) -> bool:
 
 def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, deadline: float, memory_mb: int,
           test_seconds: float, via: str = "") -> dict[str, Result]:
-    """Run the program in a student's process and grade each test against it, by grade_id.
+    """Run the program in a student's process and grade each test against it, by grade_id, when the program
+    has run up to the test's cell (or to its end, for a test whose cell it does not hold).
 
     A test that runs out of time (its own `test_seconds`, or the submission's deadline) or ends the
-    process scores 0 and says so; the next test gets a fresh process."""
+    process scores 0 and says so; the next test gets a fresh process, which runs the program again."""
     from autograder.grading import report_for
     from autograder.isolation.remote import StudentProcess
 
     results: dict[str, Result] = {}
     student = None
+    ran = 0  # how much of the program the student's process has run
     errors: list[tuple[str, str]] = []
+    places = {source: at for at, (label, source) in enumerate(program) if label == TEST_CELL}
     try:
         for test in tests:
             left = deadline - time.monotonic()
@@ -143,8 +151,12 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
             own_limit = True
             try:
                 if student is None:
-                    student = StudentProcess.start(cwd, memory_mb, int(left) + 5, via)
-                    errors = student.run(program, min(left, test_seconds))
+                    student, ran, errors = StudentProcess.start(cwd, memory_mb, int(left) + 5, via), 0, []
+                upto = places.get(test.grade_id, len(program))
+                if upto > ran:
+                    cells = [(label, source) for label, source in program[ran:upto] if label != TEST_CELL]
+                    errors += student.run(cells, min(left, test_seconds))
+                    ran = upto
                 own_limit = deadline - time.monotonic() > test_seconds
                 student.peer.deadline = time.monotonic() + min(deadline - time.monotonic(), test_seconds)
                 report = report_for(test.name, student.namespace(), test.points, test.seed)
