@@ -100,6 +100,12 @@ try:
     print("wrote outside")
 except OSError as error:
     print("could not write outside:", error.strerror)
+import socket
+try:
+    socket.create_connection(("127.0.0.1", 8888), timeout=1)  # another kernel's port, say
+    print("network: connected")
+except OSError as error:
+    print("network:", error.strerror or error)
 """
 FORKS = """import os, time
 children = 0
@@ -282,11 +288,13 @@ def test_the_kernel_never_holds_the_hidden_tests(graded):
 
 def test_student_code_sees_only_its_own_submission(graded):
     """The course's source notebooks, its gradebook, another student's submission and the grader's code are not
-    in the jail, and nothing can be written outside the submission's own folder."""
+    in the jail, nothing can be written outside the submission's own folder, and there is no network (the
+    kernel's channels are Unix sockets), so no other kernel can be reached."""
     _needs_a_jail()
     root, _, _ = graded
     printed = _printed(root, "reads_the_course")
     assert "seen: []" in printed and "could not write outside" in printed, printed[:2000]
+    assert "network: Network is unreachable" in printed, printed[:2000]
     assert not (root / "mine.txt").exists()
 
 

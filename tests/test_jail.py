@@ -88,7 +88,7 @@ def test_a_jailed_process_sees_only_its_folder_and_the_packages(tmp_path):
 
 
 def test_a_uid_comes_back_only_after_what_ran_as_it_is_killed(tmp_path):
-    pool = UidPool(first=FIRST_UID + 990, size=2)
+    pool = UidPool(first=FIRST_UID + 990, size=2, locks=tmp_path / "locks")
     first, second = pool.take(), pool.take()
     with pytest.raises(JailError, match="every uid of the pool is in use"):
         pool.take()
@@ -114,3 +114,23 @@ def test_a_jail_that_cannot_be_made_stops_the_process(tmp_path):
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "root")], capture_output=True, text=True)
     assert result.returncode == 3 and "could not jail" in result.stdout, (result.stdout, result.stderr)
     assert os.getuid() == 0
+
+
+def test_two_pools_at_once_never_hand_out_the_same_uid(tmp_path):
+    """Two grading runs on one machine: each kernel server has a pool, and a uid one holds the other skips
+    (else one run's sweep would kill the other's kernels)."""
+    code = ("import sys, time\nfrom pathlib import Path\nfrom autograder.isolation.jail import UidPool, FIRST_UID\n"
+            "pool = UidPool(first=FIRST_UID + 980, size=3, locks=Path(sys.argv[1]))\n"
+            "print(pool.take(), flush=True)\ntime.sleep(30)\n")
+    other = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        theirs = int(other.stdout.readline())
+        mine = UidPool(first=FIRST_UID + 980, size=3, locks=tmp_path)
+        taken = [mine.take(), mine.take()]
+        assert theirs not in taken and len(set(taken)) == 2
+        with pytest.raises(JailError):
+            mine.take()
+    finally:
+        other.kill()
+        other.wait()
+    assert UidPool(first=FIRST_UID + 980, size=3, locks=tmp_path).take() == theirs  # its run ended: the lock went

@@ -32,6 +32,7 @@ SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"
 DEVICES = ("null", "zero", "full", "random", "urandom")
 FIRST_UID = 61000  # a range that Debian and Red Hat leave to no account by default
 POOL_SIZE = 1000
+LOCKS = Path("/run/lock/bpcourse-uids") if os.path.isdir("/run/lock") else Path("/tmp/bpcourse-uids")
 
 
 class JailError(OSError):
@@ -77,11 +78,14 @@ def problem() -> str | None:
     return None if os.waitstatus_to_exitcode(status) == 0 else "mount namespaces are not available here"
 
 
-def enter(jail: Jail, workdir: str, uid: int, readable_files: tuple[str, ...] = (), network: bool = True) -> None:
+def enter(jail: Jail, workdir: str, uid: int, readable_files: tuple[str, ...] = (), network: bool = True,
+          writable: tuple[str, ...] = ()) -> None:
     """Become a jailed process working in `workdir` as `uid`; `readable_files` (a kernel's connection
-    file) are shown read-only and handed to the uid. Raises JailError; on success there is no way back."""
+    file) are shown read-only, and the folders `writable` (where a kernel makes its sockets) writable, all
+    handed to the uid. Raises JailError; on success there is no way back."""
     try:
-        _chown_tree(workdir, uid)
+        for folder in (workdir, *writable):
+            _chown_tree(folder, uid)
         for path in readable_files:
             os.chown(path, uid, uid)
         _unshare(CLONE_NEWNS | (0 if network else CLONE_NEWNET))
@@ -96,7 +100,8 @@ def enter(jail: Jail, workdir: str, uid: int, readable_files: tuple[str, ...] = 
             _show(new_root, path)
         for path in readable_files:
             _show(new_root, path)
-        _show(new_root, workdir, writable=True)
+        for folder in (*writable, workdir):
+            _show(new_root, folder, writable=True)
         _devices(new_root)
         os.makedirs(new_root + "/proc", exist_ok=True)
         _mount("/proc", new_root + "/proc", None, MS_BIND | MS_REC)
@@ -114,19 +119,35 @@ def enter(jail: Jail, workdir: str, uid: int, readable_files: tuple[str, ...] = 
 
 
 class UidPool:
-    """The uids jailed processes run as: each one held by one process (and what it starts) at a time.
+    """The uids jailed processes run as: each one held by one process (and what it starts) at a time, on the
+    whole machine: a uid is taken with a lock (in LOCKS) that its pool holds until it gives the uid back, so
+    two grading runs at once never share one (the lock goes when the process holding it ends).
 
-    When a process ends, `release` kills whatever is left running as its uid (a daemon it
-    forked, in any session) before the uid can be handed out again."""
+    A uid is swept when it is taken and when it is given back: whatever still runs as it (a daemon forked
+    in any session, or left by a run that crashed) is killed."""
 
-    def __init__(self, first: int = FIRST_UID, size: int = POOL_SIZE) -> None:
+    def __init__(self, first: int = FIRST_UID, size: int = POOL_SIZE, locks: Path | None = None) -> None:
         self._free = [uid for uid in range(first, first + size) if not _has_account(uid)]
         self._held: dict[int, int] = {}  # pid -> uid
+        self._locks: dict[int, int] = {}  # uid -> the open file whose lock holds it
+        self._folder = locks or LOCKS
 
     def take(self) -> int:
-        if not self._free:
-            raise JailError("every uid of the pool is in use")
-        return self._free.pop(0)
+        import fcntl
+
+        self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for uid in list(self._free):
+            fd = os.open(self._folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # another run holds it
+                os.close(fd)
+                continue
+            self._free.remove(uid)
+            self._locks[uid] = fd
+            kill_everything_of(uid)
+            return uid
+        raise JailError("every uid of the pool is in use")
 
     def hold(self, pid: int, uid: int) -> None:
         self._held[pid] = uid
@@ -135,6 +156,7 @@ class UidPool:
         uid = self._held.pop(pid, None)
         if uid is not None:
             kill_everything_of(uid)
+            os.close(self._locks.pop(uid))  # closing it lets the lock go
             self._free.append(uid)
 
     def release_all(self) -> None:

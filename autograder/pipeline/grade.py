@@ -149,6 +149,10 @@ def _run_nbgrader_autograde(scratch: Path, chapter: str, student: str, limits: L
     config.BudgetedExecute.deadline = deadline
     config.BudgetedExecute.timeout = limits.cell_seconds
     config.BudgetedExecute.kernel_name = KERNEL_NAME
+    # Unix sockets in the scratch folder's runtime folder, not ports on 127.0.0.1: a jailed kernel then has no
+    # network at all, so it cannot reach another student's kernel.
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(scratch / ".jupyter" / "runtime" / "kernel")  # the sockets' names start so
     coursedir = CourseDirectory(config=config, root=str(scratch))
     coursedir.assignment_id = chapter
     coursedir.student_id = student

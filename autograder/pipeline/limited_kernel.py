@@ -121,13 +121,26 @@ def _stand_in(args: argparse.Namespace) -> None:
     status = ended["status"]
     if os.WIFSIGNALED(status):
         signum = os.WTERMSIG(status)
-        signal.signal(signum, signal.SIG_DFL)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):  # those two cannot be handled, nor need resetting
+            signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         os._exit(128 + signum)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 
 
 # ---- the server ---------------------------------------------------------------------------------
+
+
+def _ipc_folder(connection_file: str) -> str | None:
+    """The folder of a kernel's Unix sockets, when its connection file says its transport is ipc."""
+    try:
+        with open(connection_file) as handle:
+            info = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if info.get("transport") != "ipc" or not info.get("ip"):
+        return None
+    return os.path.dirname(os.path.abspath(info["ip"]))
 
 
 def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=None, uid: int = 0) -> None:
@@ -152,7 +165,10 @@ def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=
 
             argv = request.get("argv", [])
             connection = [argv[argv.index("-f") + 1]] if "-f" in argv[:-1] else []
-            enter(jail, request["cwd"], uid, tuple(connection), network=not request.get("sandbox"))
+            sockets = _ipc_folder(connection[0]) if connection else None
+            # A kernel whose channels are Unix sockets needs no network: it cannot reach other kernels' ports.
+            enter(jail, request["cwd"], uid, tuple(connection), network=sockets is None and not request.get("sandbox"),
+                  writable=(sockets,) if sockets else ())
         if request.get("sandbox"):  # not a kernel: the process that holds a student's code while it is graded
             from autograder.isolation.sandbox import serve
 
