@@ -241,11 +241,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     return root, cases, outcomes
 
 
+def _graded_notebook(root: Path, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+
+
 def _feedback(root: Path, student: str) -> str:
     """What the hidden-test cells of the graded notebook say."""
-    nb = nbformat.read(root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
     texts = []
-    for cell in nb.cells:
+    for cell in _graded_notebook(root, student).cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             texts += [str(o.get("text", "")) for o in cell.get("outputs", [])]
@@ -254,8 +257,8 @@ def _feedback(root: Path, student: str) -> str:
 
 def _printed(root: Path, student: str) -> str:
     """What the code cells of the graded notebook printed."""
-    nb = nbformat.read(root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
-    return "".join(str(o.get("text", "")) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    cells = _graded_notebook(root, student).cells
+    return "".join(str(o.get("text", "")) for c in cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
 def _needs_a_jail() -> None:
@@ -281,7 +284,7 @@ def test_the_kernel_never_holds_the_hidden_tests(graded):
     assert (outcomes["searches_for_the_hidden_tests"].score, outcomes["searches_for_the_hidden_tests"].status) == (10.0, "graded")
     printed = _printed(root, "searches_for_the_hidden_tests")
     assert "files read:" in printed and "hidden tests found: []" in printed, printed[:2000]
-    nb = nbformat.read(root / "autograded" / "searches_for_the_hidden_tests" / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+    nb = _graded_notebook(root, "searches_for_the_hidden_tests")
     hidden = nb.cells[[c.get("id") for c in nb.cells].index("sigmoid-hidden")]
     assert "outside this notebook" in hidden.source and "grade(" not in hidden.source
 

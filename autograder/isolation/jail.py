@@ -127,7 +127,7 @@ class UidPool:
     in any session, or left by a run that crashed) is killed."""
 
     def __init__(self, first: int = FIRST_UID, size: int = POOL_SIZE, locks: Path | None = None) -> None:
-        self._free = [uid for uid in range(first, first + size) if not _has_account(uid)]
+        self._free = list(range(first, first + size))  # a uid that turns out to have an account is skipped in take
         self._held: dict[int, int] = {}  # pid -> uid
         self._locks: dict[int, int] = {}  # uid -> the open file whose lock holds it
         self._folder = locks or LOCKS
@@ -137,6 +137,9 @@ class UidPool:
 
         self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         for uid in list(self._free):
+            if _has_account(uid):
+                self._free.remove(uid)
+                continue
             fd = os.open(self._folder / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

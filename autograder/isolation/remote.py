@@ -369,11 +369,15 @@ class StudentProcess:
         return RemoteNamespace(self.peer)
 
 
+# Student code shares the cores with the other jobs, and each thread counts against the process cap.
+ONE_BLAS_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _environment() -> dict[str, str]:
     """What the student's process inherits: the interpreter's essentials, nothing of the grader's."""
     keep = ("PATH", "HOME", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "SYSTEMROOT")
     env = {name: os.environ[name] for name in keep if name in os.environ}
-    env.update(PYTHONHASHSEED="0", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    env.update(PYTHONHASHSEED="0", MPLBACKEND="Agg", **ONE_BLAS_THREAD)
     return env
 
 

@@ -34,6 +34,7 @@ import nbformat
 
 from autograder.pipeline.course import CourseError, check_course, course_config, quiet_nbgrader
 from autograder.pipeline.execution import OUTPUT_CUT
+from autograder.isolation.remote import ONE_BLAS_THREAD
 from autograder.isolation.sandbox import without_magics
 from autograder.pipeline import scoring
 
@@ -317,8 +318,7 @@ def _start_kernel_server(folder: Path, limits: Limits, preload: list[str]) -> su
         (folder / ".jupyter" / name).mkdir(parents=True)
     env = dict(os.environ, MPLBACKEND="Agg", JUPYTER_CONFIG_DIR=str(folder / ".jupyter/config"),
                JUPYTER_DATA_DIR=str(folder / ".jupyter/data"), JUPYTER_RUNTIME_DIR=str(folder / ".jupyter/runtime"),
-               IPYTHONDIR=str(folder / ".jupyter/ipython"), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+               IPYTHONDIR=str(folder / ".jupyter/ipython"), **ONE_BLAS_THREAD)
     jail = []
     if limits.processes and isolation_problem() is None:
         (folder / "jail").mkdir()

@@ -302,7 +302,11 @@ def _serve(args: argparse.Namespace) -> None:
                     except (OSError, ValueError):
                         conn.close()
                         continue
-                    uid = uids.take() if uids is not None else 0
+                    try:
+                        uid = uids.take() if uids is not None else 0
+                    except OSError:  # no uid to give: no kernel, rather than one outside a jail or no server at all
+                        conn.close()
+                        continue
                     pid = os.fork()
                     if pid == 0:
                         _kernel_child(request, fds, args, jail, uid)
