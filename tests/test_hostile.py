@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -150,6 +151,13 @@ print("a daemon is left running")
 """
 
 
+def _only_in_a_jail(code: str) -> str:
+    """`code`, run only where it cannot harm the machine the tests run on: as any uid but the grader's. Outside a
+    jail it prints that it was not jailed, and the tests that expect its effects fail instead."""
+    body = "".join("    " + line + "\n" for line in code.splitlines())
+    return f"import os\nif os.getuid() == {os.getuid()}:\n    print('not jailed: this code would run as the grader')\nelse:\n{body}"
+
+
 def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, float, str, str]]:
     """student -> (notebook, score, status, a phrase the hidden tests' feedback must contain). `root` is the
     course's folder, which an attacker who guessed its path would try to read."""
@@ -161,11 +169,11 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
     return {
         "reads_the_course": (_added(source, READS.replace("{PATHS}", repr(secrets)).replace("{WRITE!r}", repr(str(root / "mine.txt")))),
                              10.0, "graded", "sigmoid: 2 / 2 points"),
-        "forks_without_end": (_added(source, FORKS), 10.0, "process limit", "sigmoid: 2 / 2 points"),
-        "signals_everything": (_added(source, SIGNALS, after=last), 10.0, "graded", "sigmoid: 2 / 2 points"),
-        "leaves_a_daemon": (_added(source, DAEMON), 10.0, "graded", "sigmoid: 2 / 2 points"),
-        "swaps_its_notebook_for_a_link": (_added(source, SWAPS.replace("{TARGET!r}", repr(str(root / "gradebook.db")))
-                                                 .replace("{NAME!r}", repr(f"{CHAPTER}.ipynb"))),
+        "forks_without_end": (_added(source, _only_in_a_jail(FORKS)), 10.0, "process limit", "sigmoid: 2 / 2 points"),
+        "signals_everything": (_added(source, _only_in_a_jail(SIGNALS), after=last), 10.0, "graded", "sigmoid: 2 / 2 points"),
+        "leaves_a_daemon": (_added(source, _only_in_a_jail(DAEMON)), 10.0, "graded", "sigmoid: 2 / 2 points"),
+        "swaps_its_notebook_for_a_link": (_added(source, _only_in_a_jail(SWAPS.replace("{TARGET!r}", repr(str(root / "gradebook.db")))
+                                                                  .replace("{NAME!r}", repr(f"{CHAPTER}.ipynb")))),
                                           10.0, "graded", "sigmoid: 2 / 2 points"),
         "honest_solution": (source, 10.0, "graded", "sigmoid: 2 / 2 points"),
         "patches_numpy": (_added(wrong, "np.allclose = lambda *a, **k: True\nnp.isclose = lambda a, b, *x, **k: "

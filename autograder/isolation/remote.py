@@ -294,18 +294,17 @@ class StudentProcess:
 
     @classmethod
     def start(cls, cwd: Path, memory_mb: int = 2048, cpu_s: int = 120, via: str = "") -> "StudentProcess":
-        """Start one: forked from the kernel server at `via` when there is one, else a new interpreter."""
+        """Start one: forked from the kernel server at `via` when there is one (raises OSError if it gives
+        none: a new interpreter instead would be outside the server's jail), else a new interpreter."""
         mine, theirs = socket.socketpair()
         if via:
-            try:
-                return cls._from_server(mine, theirs, cwd, via)
-            except OSError:
-                pass
-        from autograder.pipeline.limited_kernel import apply_limits
+            return cls._from_server(mine, theirs, cwd, via)
+        from autograder.pipeline.limited_kernel import apply_limits, die_with_parent
 
         def limit() -> None:
             os.setsid()
             apply_limits(memory_mb, cpu_s, 64)
+            die_with_parent()
 
         process = subprocess.Popen([sys.executable, "-m", "autograder.isolation.sandbox", "--fd", str(theirs.fileno())],
                                    pass_fds=(theirs.fileno(),), cwd=cwd, preexec_fn=limit,
@@ -323,27 +322,27 @@ class StudentProcess:
     def _from_server(cls, mine: socket.socket, theirs: socket.socket, cwd: Path, via: str) -> "StudentProcess":
         import json
 
+        from autograder.pipeline.limited_kernel import read_message
+
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             conn.connect(via)
             request = {"sandbox": True, "cwd": str(cwd), "env": _environment()}
             with open(os.devnull, "rb") as devnull:
                 socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [theirs.fileno(), devnull.fileno(), devnull.fileno()])
-            reply = b""
-            while not reply.endswith(b"\n"):
-                chunk = conn.recv(4096)
-                if not chunk:
-                    raise OSError("the kernel server did not start a student process")
-                reply += chunk
-            pid = int(json.loads(reply)["pid"])
-        except (OSError, ValueError, KeyError):
+            reply = read_message(conn.makefile("rb"))
+            if not reply or not isinstance(reply.get("pid"), int):
+                raise OSError(f"it answered {reply}")
+        except OSError as error:
             conn.close()
-            raise OSError("no student process from the kernel server") from None
+            mine.close()
+            theirs.close()
+            raise OSError(f"the kernel server started no process for the student's code: {error}") from None
+        pid = reply["pid"]
         theirs.close()
 
         def stop() -> None:
-            _kill_group(pid)
-            conn.close()  # the server reaps it
+            conn.close()  # the server kills it and all it started (it alone can: it reaps the process)
 
         return cls(mine, pid, stop)
 

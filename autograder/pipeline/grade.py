@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -120,11 +119,11 @@ def _kernel_limit_args(limits: Limits) -> list[str]:
     return ["--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.seconds) + 10)]
 
 
-def _install_limited_kernel(data_dir: Path, limits: Limits, pid_file: Path, server: str = "") -> None:
+def _install_limited_kernel(data_dir: Path, limits: Limits, server: str = "") -> None:
     """The kernelspec nbgrader starts: the limited kernel, from the kernel server when there is one."""
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits), "--pid-file", str(pid_file),
+    argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits),
             *(["--via", server] if server else []), "--", "-f", "{connection_file}"]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (graded)", "language": "python"}))
 
@@ -227,7 +226,7 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                            "JUPYTER_DATA_DIR": str(scratch / ".jupyter/data"),
                            "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter/runtime"),
                            "IPYTHONDIR": str(scratch / ".jupyter/ipython"), "MPLBACKEND": "Agg"})
-        _install_limited_kernel(scratch / ".jupyter/data", limits, scratch / "kernel.pid", server)
+        _install_limited_kernel(scratch / ".jupyter/data", limits, server)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
         submitted = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
         restored, result["repairs"] = _restore_structure(submitted, material.release)
@@ -306,6 +305,18 @@ def isolation_problem() -> str | None:
     return problem()
 
 
+def _jails(limits: Limits) -> bool:
+    """Whether student code runs in jails in this run (it must then never run outside one)."""
+    return bool(limits.processes) and isolation_problem() is None
+
+
+def _tail(log: Path, size: int = 600) -> str:
+    try:
+        return log.read_text(errors="replace")[-size:].strip() or "nothing"
+    except OSError:
+        return "nothing"
+
+
 def _start_kernel_server(folder: Path, limits: Limits, preload: list[str]) -> subprocess.Popen | None:
     """The kernel server (limited_kernel.py --serve), listening on folder/kernels.sock; None if it cannot start.
 
@@ -320,7 +331,7 @@ def _start_kernel_server(folder: Path, limits: Limits, preload: list[str]) -> su
                JUPYTER_DATA_DIR=str(folder / ".jupyter/data"), JUPYTER_RUNTIME_DIR=str(folder / ".jupyter/runtime"),
                IPYTHONDIR=str(folder / ".jupyter/ipython"), **ONE_BLAS_THREAD)
     jail = []
-    if limits.processes and isolation_problem() is None:
+    if _jails(limits):
         (folder / "jail").mkdir()
         jail = ["--processes", str(limits.processes), "--jail-root", str(folder / "jail")]
     with open(folder / "server.log", "wb") as log:
@@ -472,17 +483,9 @@ def _snapshot_gradebook(root: Path, into: Path) -> Path:
 
 
 def _stop(job: "_Running") -> None:
-    """End a worker, its process group and its kernel (which runs in a session of its own); the caller
-    removes its scratch folder."""
-    pid_file = job.scratch / "kernel.pid"
-    targets = [(os.killpg, job.process.pid)]
-    if pid_file.is_file() and pid_file.read_text().strip().isdigit():
-        targets.append((os.kill, int(pid_file.read_text())))
-    for kill, pid in targets:
-        try:
-            kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    """End a worker (multiprocessing signals it only while it is not reaped: never a pid another process got
+    since). Its kernel and student process die with it (limited_kernel.py). The caller removes its scratch."""
+    job.process.kill()
     job.process.join(5)
 
 
@@ -517,6 +520,9 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
             gc.freeze()  # what workers inherit is never collected: their GC does not walk it
             socket_path = server_folder / "kernels.sock"
             via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
+            if not via and students and _jails(limits):
+                raise CourseError("the kernel server, which puts each submission's code in a jail, did not start; "
+                                  "not grading without it. What it printed: " + _tail(server_folder / "server.log"))
             _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
         finally:
             gc.unfreeze()

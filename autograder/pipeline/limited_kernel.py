@@ -1,9 +1,8 @@
 """A Jupyter kernel with resource limits, started one of two ways.
 
-`python limited_kernel.py --memory-mb M --cpu-s C [--pid-file F] -- ARGS` (plain start): sets the
-limits on this process, notes its pid where the grader can find it (to kill it if it outlives its
-submission), then becomes an ordinary IPython kernel with ARGS (`python -m ipykernel_launcher
-ARGS`); limits survive exec.
+`python limited_kernel.py --memory-mb M --cpu-s C -- ARGS` (plain start): sets the limits on this
+process, then becomes an ordinary IPython kernel with ARGS (`python -m ipykernel_launcher ARGS`);
+limits survive exec.
 
 `python limited_kernel.py --serve SOCKET --memory-mb M --cpu-s C [--preload MODULES]` (the kernel
 server): a process that imports ipykernel and the heavy libraries the notebooks import (numpy,
@@ -16,12 +15,13 @@ the grader started it, never taken from a request), and a child holds nothing bu
 (the server is started fresh with exec, so nothing of the grader, the gradebook or the hidden
 tests is in its memory).
 
-`python limited_kernel.py --via SOCKET --memory-mb M --cpu-s C [--pid-file F] -- ARGS` (the
+`python limited_kernel.py --via SOCKET --memory-mb M --cpu-s C -- ARGS` (the
 kernel's stand-in): what the kernelspec runs when a server is up. It asks the server for a kernel
 with its own standard streams, working folder, environment and ARGS, then stands in for it:
 the signals Jupyter sends it (interrupt, terminate) go to the kernel, and it exits when the kernel
-exits, with its status. If it is killed, the server kills the kernel. If there is no server, it
-starts the kernel the plain way. It imports nothing but the standard library.
+exits, with its status. If it is killed, the server kills the kernel. If the server cannot be
+reached or gives no kernel, it exits with an error: it never starts one the plain way, which
+would be outside the jail the server puts kernels in. It imports nothing but the standard library.
 
 Semantics kept from a plain start: the kernel's sys.path, sys.argv, working folder and
 environment are those of `python -m ipykernel_launcher ARGS` run by the stand-in; Python's
@@ -33,7 +33,7 @@ the notebook's first cell, and every kernel of a run has the server's string-has
 from __future__ import annotations
 
 import argparse
-import array
+import ctypes
 import json
 import os
 import resource
@@ -42,6 +42,8 @@ import socket
 import sys
 from pathlib import Path
 
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None  # loaded before any fork
+JAIL_FAILED = 125  # the exit status of a kernel or student process that could not be jailed
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 
 
@@ -54,16 +56,21 @@ def apply_limits(memory_mb: int, cpu_s: int, file_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _write_pid(pid_file: str) -> None:
-    if pid_file:
-        with open(pid_file, "w") as handle:
-            handle.write(str(os.getpid()))
+def die_with_parent() -> None:
+    """On Linux, this process gets SIGKILL when the one that started it (the grader's worker) ends, so a
+    worker the grader stops takes its kernel with it, and the grader never signals a pid it did not start."""
+    if _LIBC is None:
+        return
+    parent = os.getppid()
+    PR_SET_PDEATHSIG = 1
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
 
 
 def _exec_kernel(args: argparse.Namespace) -> None:
     """The plain start: limits on this process, then exec an ordinary IPython kernel."""
     apply_limits(args.memory_mb, args.cpu_s, args.file_mb)
-    _write_pid(args.pid_file)
     rest = [a for a in args.kernel_args if a != "--"]
     os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *rest])
 
@@ -71,31 +78,35 @@ def _exec_kernel(args: argparse.Namespace) -> None:
 # ---- the stand-in -------------------------------------------------------------------------------
 
 
-def _read_line(conn: socket.socket) -> dict | None:
-    data = b""
-    while not data.endswith(b"\n"):
-        chunk = conn.recv(4096)
-        if not chunk:
-            return None
-        data += chunk
-    return json.loads(data)
+def read_message(stream) -> dict | None:
+    """The next line the server sent on a connection (`socket.makefile("rb")`), decoded; None when it closed.
+
+    The server writes a kernel's pid, then its exit status, on one connection: one read may hold both."""
+    line = stream.readline()
+    if not line.endswith(b"\n"):
+        return None
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return None
+    return message if isinstance(message, dict) else None
 
 
 def _stand_in(args: argparse.Namespace) -> None:
-    """Ask the server for a kernel and stand in for it; start one the plain way if there is no server."""
+    """Ask the server for a kernel and stand in for it; exit with an error if it gives none."""
     rest = [a for a in args.kernel_args if a != "--"]
     try:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(args.via)
-        request = {"argv": rest, "cwd": os.getcwd(), "env": dict(os.environ), "pid_file": args.pid_file}
+        request = {"argv": rest, "cwd": os.getcwd(), "env": dict(os.environ)}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
-        reply = _read_line(conn)
-        if not reply or "pid" not in reply:
-            raise OSError(f"the kernel server did not start a kernel: {reply}")
+        replies = conn.makefile("rb")
+        reply = read_message(replies)
+        if not reply or not isinstance(reply.get("pid"), int):
+            raise OSError(f"the kernel server started no kernel ({reply})")
     except OSError as error:
-        print(f"limited_kernel: no kernel server ({error}); starting the kernel the plain way", file=sys.stderr)
-        _exec_kernel(args)
-        return
+        print(f"limited_kernel: no kernel: {error}", file=sys.stderr)
+        os._exit(1)
     pid = reply["pid"]
 
     def forward(signum, _frame):
@@ -108,11 +119,11 @@ def _stand_in(args: argparse.Namespace) -> None:
         signal.signal(signum, forward)
     while True:
         try:
-            ended = _read_line(conn)
+            ended = read_message(replies)
             break
         except InterruptedError:
             continue
-    if ended is None:  # the server went away: do not leave the kernel behind
+    if ended is None or "status" not in ended:  # the server went away: do not leave the kernel behind
         try:
             os.killpg(pid, signal.SIGKILL)
         except OSError:
@@ -152,23 +163,32 @@ def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the only handler the server changed
         os.setsid()
+        server_log = os.dup(2)  # where a failed jail is reported; closed before any student code runs
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
-        os.closerange(3, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        os.closerange(3, server_log)
+        os.closerange(server_log + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
         apply_limits(args.memory_mb, args.cpu_s, args.file_mb)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        _write_pid(request.get("pid_file", ""))
         if jail is not None:
-            from autograder.isolation.jail import enter
+            from autograder.isolation.jail import JailError, enter
 
             argv = request.get("argv", [])
             connection = [argv[argv.index("-f") + 1]] if "-f" in argv[:-1] else []
             sockets = _ipc_folder(connection[0]) if connection else None
-            # A kernel whose channels are Unix sockets needs no network: it cannot reach other kernels' ports.
-            enter(jail, request["cwd"], uid, tuple(connection), network=sockets is None and not request.get("sandbox"),
-                  writable=(sockets,) if sockets else ())
+            try:
+                # A kernel whose channels are Unix sockets needs no network: it cannot reach other kernels' ports.
+                enter(jail, request["cwd"], uid, tuple(connection),
+                      network=sockets is None and not request.get("sandbox"), writable=(sockets,) if sockets else ())
+            except JailError as error:
+                report = f"limited_kernel: pid {os.getpid()}, uid {uid}: {error}\n".encode()
+                for fd in (server_log, 2):
+                    os.write(fd, report)
+                code = JAIL_FAILED
+                return
+        os.close(server_log)
         if request.get("sandbox"):  # not a kernel: the process that holds a student's code while it is graded
             from autograder.isolation.sandbox import serve
 
@@ -257,83 +277,92 @@ def _serve(args: argparse.Namespace) -> None:
         except OSError:
             pass
 
-    def ended(pid: int) -> None:  # reaped: nothing of it may outlive it, in its session or out of it
-        end_kernel(pid)
+    def ended(pid: int) -> None:  # reaped: nothing it started may outlive it, in its session or out of it
         if uids is not None:
             uids.release(pid)
 
     try:
         while True:
             for key, _ in selector.select():
-                if key.data == "parent":
-                    if not os.read(sys.stdin.fileno(), 4096):
-                        return
-                elif key.data == "child":
-                    os.read(wake_r, 4096)
-                    while True:
-                        try:
-                            pid, status = os.waitpid(-1, os.WNOHANG)
-                        except ChildProcessError:
-                            break
-                        if pid == 0:
-                            break
-                        conn = kernels.pop(pid, None)
-                        if conn is not None:
-                            by_conn.pop(conn, None)
-                            try:
-                                conn.sendall(json.dumps({"status": status}).encode() + b"\n")
-                            except OSError:
-                                pass
-                            selector.unregister(conn)
-                            conn.close()
-                        ended(pid)
-                elif key.data == "listen":
-                    conn, _ = listener.accept()
-                    try:
-                        message, fds, _flags, _addr = socket.recv_fds(conn, 2**20, 3)
-                        while not message.endswith(b"\n"):
-                            more = conn.recv(2**20)
-                            if not more:
-                                raise OSError("request cut short")
-                            message += more
-                        request = json.loads(message)
-                        if len(fds) != 3:
-                            raise OSError("expected three file descriptors")
-                    except (OSError, ValueError):
-                        conn.close()
-                        continue
-                    try:
-                        uid = uids.take() if uids is not None else 0
-                    except OSError:  # no uid to give: no kernel, rather than one outside a jail or no server at all
-                        conn.close()
-                        continue
-                    pid = os.fork()
-                    if pid == 0:
-                        _kernel_child(request, fds, args, jail, uid)
-                    if uids is not None:
-                        uids.hold(pid, uid)
-                    for fd in fds:
-                        os.close(fd)
-                    kernels[pid] = conn
-                    by_conn[conn] = pid
-                    selector.register(conn, selectors.EVENT_READ, "kernel")
-                    try:
-                        conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-                    except OSError:
-                        end_kernel(pid)
-                else:  # a stand-in's connection: it only ever closes, when the stand-in is gone
-                    conn = key.fileobj
-                    try:
-                        closed = not conn.recv(4096)
-                    except OSError:
-                        closed = True
-                    if closed:
-                        selector.unregister(conn)
-                        pid = by_conn.pop(conn, None)
-                        if pid is not None:
-                            kernels.pop(pid, None)
+                try:
+                    if selector.get_map().get(key.fd) is not key:
+                        continue  # closed by an event before it in this batch (its kernel ended as it went)
+                    if key.data == "parent":
+                        if not os.read(sys.stdin.fileno(), 4096):
+                            return
+                    elif key.data == "child":
+                        os.read(wake_r, 4096)
+                        while True:
+                            try:  # seen, not yet reaped: until it is, its pid and group id are no one else's
+                                seen = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+                            except ChildProcessError:
+                                break
+                            if seen is None:
+                                break
+                            pid = seen.si_pid
                             end_kernel(pid)
-                        conn.close()
+                            _, status = os.waitpid(pid, 0)
+                            conn = kernels.pop(pid, None)
+                            if conn is not None:
+                                by_conn.pop(conn, None)
+                                try:
+                                    conn.sendall(json.dumps({"status": status}).encode() + b"\n")
+                                except OSError:
+                                    pass
+                                selector.unregister(conn)
+                                conn.close()
+                            ended(pid)
+                    elif key.data == "listen":
+                        conn, _ = listener.accept()
+                        try:
+                            message, fds, _flags, _addr = socket.recv_fds(conn, 2**20, 3)
+                            while not message.endswith(b"\n"):
+                                more = conn.recv(2**20)
+                                if not more:
+                                    raise OSError("request cut short")
+                                message += more
+                            request = json.loads(message)
+                            if len(fds) != 3:
+                                raise OSError("expected three file descriptors")
+                        except (OSError, ValueError):
+                            conn.close()
+                            continue
+                        try:
+                            uid = uids.take() if uids is not None else 0
+                        except OSError:  # no uid to give: no kernel, rather than one outside a jail or no server at all
+                            conn.close()
+                            continue
+                        pid = os.fork()
+                        if pid == 0:
+                            _kernel_child(request, fds, args, jail, uid)
+                        if uids is not None:
+                            uids.hold(pid, uid)
+                        for fd in fds:
+                            os.close(fd)
+                        kernels[pid] = conn
+                        by_conn[conn] = pid
+                        selector.register(conn, selectors.EVENT_READ, "kernel")
+                        try:
+                            conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                        except OSError:
+                            end_kernel(pid)
+                    else:  # a stand-in's connection: it only ever closes, when the stand-in is gone
+                        conn = key.fileobj
+                        try:
+                            closed = not conn.recv(4096)
+                        except OSError:
+                            closed = True
+                        if closed:
+                            selector.unregister(conn)
+                            pid = by_conn.pop(conn, None)
+                            if pid is not None:
+                                kernels.pop(pid, None)
+                                end_kernel(pid)
+                            conn.close()
+                except Exception:  # noqa: BLE001 - one request or one ended kernel must not end the server
+                    import traceback
+
+                    traceback.print_exc()
     finally:
         for pid in list(kernels):
             end_kernel(pid)
@@ -346,7 +375,6 @@ def main() -> None:
     parser.add_argument("--memory-mb", type=int, required=True, help="address-space cap, MiB")
     parser.add_argument("--cpu-s", type=int, required=True, help="CPU-time cap, seconds")
     parser.add_argument("--file-mb", type=int, default=256, help="largest file the kernel may write, MiB")
-    parser.add_argument("--pid-file", default="")
     parser.add_argument("--serve", default="", metavar="SOCKET", help="be the kernel server, listening on SOCKET")
     parser.add_argument("--preload", default="", metavar="MODULES", help="server: modules to import once, comma-separated")
     parser.add_argument("--via", default="", metavar="SOCKET", help="get the kernel from the server at SOCKET")
@@ -357,7 +385,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         _serve(args)
-    elif args.via:
+        return
+    die_with_parent()
+    if args.via:
         _stand_in(args)
     else:
         _exec_kernel(args)
