@@ -231,6 +231,28 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_demo)
 
 
+def _run_gradescope(args: argparse.Namespace) -> int:
+    from autograder.pipeline.gradescope import build
+
+    bundle = build(args.course, args.chapter, args.output)
+    print(f"{bundle}: upload it as the autograder of a Gradescope programming assignment "
+          f"(students submit {args.chapter}.ipynb)")
+    return 0
+
+
+def _add_gradescope(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "gradescope", help="a Gradescope autograder bundle (autograder.zip) that grades a chapter as `grade` does",
+        description="Write DIR/autograder.zip: setup.sh and run_autograder for Gradescope, the chapter released with "
+                    "its gradebook, and the course's packages. Each submission is graded as `bpcourse grade` grades "
+                    "it, and results/results.json gets each graded cell's points and message.")
+    parser.add_argument("chapter", metavar="CHAPTER")
+    parser.add_argument("-o", "--output", type=Path, default=Path("out/gradescope"), metavar="DIR",
+                        help="where autograder.zip goes (out/gradescope)")
+    _add_course_argument(parser)
+    parser.set_defaults(func=_run_gradescope)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bpcourse", description="Release, grade and check the backprop course.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -241,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(subparsers)
     _add_check(subparsers)
     _add_demo(subparsers)
+    _add_gradescope(subparsers)
     return parser
 
 
