@@ -56,3 +56,28 @@ def quiet_nbgrader() -> Iterator[None]:
             yield
     finally:
         logging.disable(logging.NOTSET)
+
+
+@contextlib.contextmanager
+def one_engine_per_gradebook() -> Iterator[None]:
+    """nbgrader makes a new SQLAlchemy engine for every Gradebook it opens (seven for each submission it
+    records), and a new engine compiles every query again. Within this block, the Gradebooks of one database
+    share one engine, and so its compiled queries. Each Gradebook still opens and closes its own connections."""
+    import sqlalchemy
+    from nbgrader import api
+
+    engines: dict[tuple, sqlalchemy.engine.Engine] = {}
+
+    def create_engine(url, **options):
+        key = (str(url), tuple(sorted(options.items())))
+        if key not in engines:
+            engines[key] = sqlalchemy.create_engine(url, **options)
+        return engines[key]
+
+    saved, api.create_engine = api.create_engine, create_engine
+    try:
+        yield
+    finally:
+        api.create_engine = saved
+        for engine in engines.values():
+            engine.dispose()

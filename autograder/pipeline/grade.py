@@ -31,7 +31,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.pipeline.course import CourseError, check_course, course_config, quiet_nbgrader
+from autograder.pipeline.course import CourseError, check_course, course_config, one_engine_per_gradebook, quiet_nbgrader
 from autograder.pipeline.execution import OUTPUT_CUT
 from autograder.isolation.remote import ONE_BLAS_THREAD
 from autograder.isolation.sandbox import without_magics
@@ -523,7 +523,8 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
             if not via and students and _jails(limits):
                 raise CourseError("the kernel server, which puts each submission's code in a jail, did not start; "
                                   "not grading without it. What it printed: " + _tail(server_folder / "server.log"))
-            _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
+            with one_engine_per_gradebook():
+                _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
         finally:
             gc.unfreeze()
             _stop_kernel_server(server)
