@@ -25,8 +25,8 @@ CHAPTER = "ch01_chain_rule"
 VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
 
 
-def _submissions() -> dict[str, bytes | None]:
-    """name -> the bytes handed in (None: nothing handed in)."""
+def _submissions() -> dict[str, bytes | dict[str, bytes] | None]:
+    """name -> the bytes handed in as CHAPTER.ipynb, or files by name, or None (nothing handed in)."""
     source = json.loads((REPO / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     student = json.loads((REPO / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     as_bytes = lambda nb: json.dumps(nb).encode()  # noqa: E731
@@ -38,6 +38,8 @@ def _submissions() -> dict[str, bytes | None]:
         "half_right": as_bytes(_half_right(source, student)),
         "not_json": b"{ this is not a notebook",
         "nothing": None,
+        "two_other_notebooks": {"draft.ipynb": as_bytes(student), "final.ipynb": as_bytes(student)},
+        "renamed": {"my work.ipynb": as_bytes(_solved(source, student))},
     }
 
 
@@ -68,8 +70,9 @@ def on_gradescope(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         with zipfile.ZipFile(bundle) as archive:
             archive.extractall(root / "source")
         (root / "submission").mkdir()
-        if handed_in is not None:
-            (root / "submission" / f"{CHAPTER}.ipynb").write_bytes(handed_in)
+        files = handed_in if isinstance(handed_in, dict) else {f"{CHAPTER}.ipynb": handed_in} if handed_in else {}
+        for file_name, data in files.items():
+            (root / "submission" / file_name).write_bytes(data)
         run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
                              timeout=600, env=dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable))
         assert run.returncode == 0, run.stderr[-3000:]
@@ -86,7 +89,7 @@ def by_bpcourse_grade(tmp_path_factory: pytest.TempPathFactory) -> dict[str, flo
     shutil.copytree(REPO / "source" / CHAPTER, root / "source" / CHAPTER)
     release(root, [CHAPTER])
     for name, handed_in in _submissions().items():
-        if handed_in is not None:
+        if isinstance(handed_in, bytes):
             folder = root / "submitted" / name / CHAPTER
             folder.mkdir(parents=True)
             (folder / f"{CHAPTER}.ipynb").write_bytes(handed_in)
@@ -121,7 +124,7 @@ def test_every_results_file_is_valid(on_gradescope, name):
     _valid(on_gradescope[name])
 
 
-@pytest.mark.parametrize("name", [n for n, b in _submissions().items() if b is not None])
+@pytest.mark.parametrize("name", [n for n, b in _submissions().items() if isinstance(b, bytes)])
 def test_gradescope_scores_what_bpcourse_grade_scores(on_gradescope, by_bpcourse_grade, name):
     assert on_gradescope[name]["score"] == pytest.approx(by_bpcourse_grade[name])
 
@@ -139,5 +142,11 @@ def test_scores_span_the_range_and_say_why(on_gradescope):
 def test_a_broken_or_missing_submission_still_gets_results_with_the_reason(on_gradescope):
     broken, nothing = on_gradescope["not_json"], on_gradescope["nothing"]
     assert broken["score"] == 0.0 and broken["output"].startswith("Not graded:") and "JSON" in broken["output"]
-    assert nothing["score"] == 0.0 and f"upload {CHAPTER}.ipynb" in nothing["output"]
+    assert nothing["score"] == 0.0 and nothing["output"] == f"No notebook to grade: upload {CHAPTER}.ipynb."
+    two = on_gradescope["two_other_notebooks"]
+    assert two["score"] == 0.0 and "(found: draft.ipynb, final.ipynb)" in two["output"]
     assert len(broken["tests"]) == len(on_gradescope["solved"]["tests"]) == 4
+
+
+def test_a_lone_notebook_under_another_name_is_graded(on_gradescope):
+    assert on_gradescope["renamed"]["score"] == on_gradescope["solved"]["score"] == 10.0

@@ -123,14 +123,15 @@ def _grade_submission(root: Path) -> dict:
 
     bundled = root / "source" / "course"
     chapter = json.loads((bundled / "chapter.json").read_text())["chapter"]
-    notebook = _find_notebook(root / "submission", chapter)
+    notebook, handed_in = _find_notebook(root / "submission", chapter)
     with tempfile.TemporaryDirectory(prefix="bpcourse-gradescope-") as tmp:
         course = Path(tmp) / "course"
         shutil.copytree(bundled, course)
         _jupyter_state(Path(tmp) / "jupyter")
         tests = _graded_cells(course, chapter)
         if notebook is None:
-            return _ungraded(tests, f"No notebook was submitted: upload {chapter}.ipynb.")
+            seen = f" (found: {', '.join(handed_in[:5])})" if handed_in else ""
+            return _ungraded(tests, f"No notebook to grade{seen}: upload {chapter}.ipynb.")
         folder = course / "submitted" / STUDENT / chapter
         folder.mkdir(parents=True)
         shutil.copyfile(notebook, folder / f"{chapter}.ipynb")
@@ -140,11 +141,15 @@ def _grade_submission(root: Path) -> dict:
         return _results(course, chapter, tests, outcome)
 
 
-def _find_notebook(folder: Path, chapter: str) -> Path | None:
-    """The submitted notebook: the one named after the chapter, else the only one there is."""
-    found = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts) if folder.is_dir() else []
-    named = [p for p in found if p.name == f"{chapter}.ipynb"]
-    return named[0] if named else found[0] if len(found) == 1 else None
+def _find_notebook(folder: Path, chapter: str) -> tuple[Path | None, list[str]]:
+    """The submitted notebook (the one named after the chapter, else the only one there is), and the names of
+    every file handed in."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts) \
+        if folder.is_dir() else []
+    notebooks = [p for p in files if p.suffix == ".ipynb"]
+    named = [p for p in notebooks if p.name == f"{chapter}.ipynb"]
+    chosen = named[0] if named else notebooks[0] if len(notebooks) == 1 else None
+    return chosen, [str(p.relative_to(folder)) for p in files]
 
 
 def _jupyter_state(folder: Path) -> None:
