@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,7 +16,7 @@ import pytest
 
 from autograder.pipeline.cli import main as bpcourse
 from autograder.pipeline.grade import grade
-from autograder.pipeline.release import release
+from autograder.pipeline.release import released_copy
 from test_hostile import _added, _solved, _wrong
 from test_release import REPO, project_environment  # noqa: F401 - fixture
 
@@ -83,11 +82,7 @@ def on_gradescope(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 @pytest.fixture(scope="module")
 def by_bpcourse_grade(tmp_path_factory: pytest.TempPathFactory) -> dict[str, float]:
     """name -> the score `bpcourse grade` gives the same notebook, in one class graded two at a time."""
-    root = tmp_path_factory.mktemp("class") / "course"
-    (root / "source").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "source" / CHAPTER, root / "source" / CHAPTER)
-    release(root, [CHAPTER])
+    root = released_copy(REPO, CHAPTER, tmp_path_factory.mktemp("class") / "course")
     for name, handed_in in _submissions().items():
         if isinstance(handed_in, bytes):
             folder = root / "submitted" / name / CHAPTER

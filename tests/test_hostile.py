@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -22,7 +21,7 @@ import pytest
 
 from autograder.isolation.jail import FIRST_UID, POOL_SIZE
 from autograder.pipeline.grade import Limits, grade, isolation_problem
-from autograder.pipeline.release import release
+from autograder.pipeline.release import released_copy
 from test_release import REPO, project_environment  # noqa: F401 - fixture
 
 CHAPTER = "ch01_chain_rule"
@@ -231,11 +230,7 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("hostile") / "course"
-    (root / "source").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "source" / CHAPTER, root / "source" / CHAPTER)
-    release(root, [CHAPTER])
+    root = released_copy(REPO, CHAPTER, tmp_path_factory.mktemp("hostile") / "course")
     source = json.loads((root / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     student = json.loads((root / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     cases = {name: case for name, case in attacks(source, student, root).items()
@@ -362,11 +357,7 @@ def graded_class(graded, tmp_path_factory: pytest.TempPathFactory):
     from autograder.pipeline.demo import demo_class
 
     corpus_root, cases, _ = graded
-    root = tmp_path_factory.mktemp("class") / "course"
-    (root / "source").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "source" / CHAPTER, root / "source" / CHAPTER)
-    release(root, [CHAPTER])
+    root = released_copy(REPO, CHAPTER, tmp_path_factory.mktemp("class") / "course")
     honest = sorted(demo_class(root, CHAPTER).items())
     hostile = sorted(cases)
     origin: dict[str, str] = {}  # student -> the case it is a copy of

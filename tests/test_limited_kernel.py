@@ -22,7 +22,7 @@ from autograder.isolation.remote import StudentProcess
 from autograder.pipeline import grade as grading
 from autograder.pipeline.course import CourseError
 from autograder.pipeline.limited_kernel import JAIL_FAILED, read_message
-from autograder.pipeline.release import release
+from autograder.pipeline.release import released_copy
 from test_release import REPO, project_environment  # noqa: F401 - fixture
 
 LIMITED_KERNEL = grading.LIMITED_KERNEL
@@ -131,11 +131,7 @@ def test_grading_stops_when_the_jailing_server_does_not_start(tmp_path, monkeypa
 
 def _course_with_a_submission(tmp_path: Path) -> Path:
     chapter = "ch01_chain_rule"
-    root = tmp_path / "course"
-    (root / "source").mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    shutil.copytree(REPO / "source" / chapter, root / "source" / chapter)
-    release(root, [chapter])
+    root = released_copy(REPO, chapter, tmp_path / "course")
     folder = root / "submitted" / "ann" / chapter
     folder.mkdir(parents=True)
     shutil.copy(root / "release" / chapter / f"{chapter}.ipynb", folder)

@@ -371,7 +371,7 @@ def bpcourse(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
 
 
 def test_cli_environment_points_jupyter_into_the_course(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from autograder.pipeline.cli import prepare_environment
+    from autograder.pipeline.course import prepare_environment
 
     for variable in STATE_VARIABLES:
         monkeypatch.setenv(variable, "recorded, so that the test restores it")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.pipeline.course import check_course
+from autograder.pipeline.course import STATE_DIRS, check_course
 
 CHAPTER = "ch01_chain_rule"
 TARGET = 3.0
@@ -40,12 +40,9 @@ def build_class(course_root: Path, base: Path, submissions: int, chapter: str = 
     """A scratch course at `base`: the course's config and chapter, released, and `submissions`
     notebooks in submitted/ cycling through the demo class. Returns the student ids."""
     from autograder.pipeline.demo import demo_class
-    from autograder.pipeline.release import release
+    from autograder.pipeline.release import released_copy
 
-    base.mkdir(parents=True)
-    shutil.copy2(course_root / "nbgrader_config.py", base / "nbgrader_config.py")
-    shutil.copytree(course_root / "source" / chapter, base / "source" / chapter)
-    release(base, [chapter], gradebook=False)
+    released_copy(course_root, chapter, base, gradebook=False)
     catalogue = [(name, nb) for name, nb in demo_class(base, chapter).items() if name not in LEFT_OUT]
     students = []
     for number in range(submissions):
@@ -70,9 +67,7 @@ def side_course(base: Path, where: Path, chapter: str = CHAPTER) -> Path:
 def environment(course: Path) -> dict[str, str]:
     """The environment both commands run in: Jupyter state inside `course`, this venv's bin on PATH."""
     env = dict(os.environ)
-    for variable, folder in {"JUPYTER_CONFIG_DIR": "config", "JUPYTER_DATA_DIR": "data",
-                             "JUPYTER_RUNTIME_DIR": "runtime", "IPYTHONDIR": "ipython",
-                             "MPLCONFIGDIR": "matplotlib"}.items():
+    for variable, folder in STATE_DIRS.items():
         env[variable] = str(course / ".jupyter" / folder)
         Path(env[variable]).mkdir(parents=True, exist_ok=True)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")

@@ -20,7 +20,7 @@ from autograder.grading import GRADERS
 from autograder.pipeline.course import check_course
 from autograder.pipeline.grade import Limits, grade
 from autograder.pipeline.notebook_format import is_solution_cell
-from autograder.pipeline.release import chapters_in, leaks_in_release, release, source_problems, stale_releases
+from autograder.pipeline.release import chapters_in, leaks_in_release, released_copy, source_problems, stale_releases
 
 SEEDS = (0, 12345)
 
@@ -48,11 +48,7 @@ def graded_names(source: Path) -> list[str]:
 def _pipeline_rows(root: Path, chapter: str, jobs: int) -> list[Row]:
     """Grade the solved source and the untouched student version through `bpcourse grade`."""
     with tempfile.TemporaryDirectory(prefix="bpcourse-check-") as tmp:
-        course = Path(tmp) / "course"
-        course.mkdir()
-        shutil.copy2(root / "nbgrader_config.py", course / "nbgrader_config.py")
-        shutil.copytree(root / "source" / chapter, course / "source" / chapter)
-        release(course, [chapter])
+        course = released_copy(root, chapter, Path(tmp) / "course")
         for student, folder in (("solved-source", "source"), ("untouched-release", "release")):
             target = course / "submitted" / student / chapter
             shutil.copytree(course / folder / chapter, target)

@@ -13,6 +13,7 @@ Each subcommand is a `_add_<name>(subparsers)` function that registers its parse
 - `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
 - `bpcourse check [CHAPTER ...]`: prove the course grades right before releasing it (a table).
 - `bpcourse demo`: release, then grade the bundled demo class in out/demo/ and print the gradebook.
+- `bpcourse gradescope CHAPTER [-o DIR]`: a Gradescope autograder bundle that grades as `grade` does.
 """
 from __future__ import annotations
 
@@ -20,27 +21,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-# Where Jupyter and IPython keep state, inside the course (as the Makefile sets them), never $HOME.
-_STATE_DIRS = {
-    "JUPYTER_CONFIG_DIR": "config",
-    "JUPYTER_DATA_DIR": "data",
-    "JUPYTER_RUNTIME_DIR": "runtime",
-    "IPYTHONDIR": "ipython",
-    "MPLCONFIGDIR": "matplotlib",
-}
-
-
-def prepare_environment(course: Path) -> None:
-    """Point Jupyter/IPython state at `<course>/.jupyter/` (unless already set) and put this
-    Python's bin folder on PATH (nbgrader runs `alembic` by name when it creates a gradebook)."""
-    for variable, folder in _STATE_DIRS.items():
-        os.environ.setdefault(variable, str(Path(course).resolve() / ".jupyter" / folder))
-    bin_dir = str(Path(sys.executable).parent)
-    path = os.environ.get("PATH", "")
-    if bin_dir not in path.split(os.pathsep):
-        os.environ["PATH"] = bin_dir + (os.pathsep + path if path else "")
-
 
 def _skip_slow_imports() -> None:
     """jsonschema imports rfc3987_syntax only to check the 'iri' string format, which neither
@@ -270,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     course = getattr(args, "course", Path("."))
+    from autograder.pipeline.course import prepare_environment
+
     prepare_environment(course)
     _skip_slow_imports()
     from autograder.pipeline.course import CourseError  # after the two lines above, which it depends on

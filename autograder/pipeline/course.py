@@ -1,15 +1,37 @@
-"""What every pipeline step needs from a course folder: its nbgrader settings, and a quiet nbgrader."""
+"""What every pipeline step needs from a course folder: where Jupyter keeps its state, the course's nbgrader
+settings, and a quiet nbgrader."""
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 
 CONFIG_FILE = "nbgrader_config.py"
+
+# Where Jupyter and IPython keep state, inside the course (as the Makefile sets them), never $HOME.
+STATE_DIRS = {
+    "JUPYTER_CONFIG_DIR": "config",
+    "JUPYTER_DATA_DIR": "data",
+    "JUPYTER_RUNTIME_DIR": "runtime",
+    "IPYTHONDIR": "ipython",
+    "MPLCONFIGDIR": "matplotlib",
+}
+
+
+def prepare_environment(course: Path) -> None:
+    """Point Jupyter/IPython state at `<course>/.jupyter/` (unless already set) and put this
+    Python's bin folder on PATH (nbgrader runs `alembic` by name when it creates a gradebook)."""
+    for variable, folder in STATE_DIRS.items():
+        os.environ.setdefault(variable, str(Path(course).resolve() / ".jupyter" / folder))
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = bin_dir + (os.pathsep + path if path else "")
 
 
 class CourseError(Exception):

@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from autograder.pipeline.course import CourseError, check_course
+from autograder.pipeline.course import CourseError, check_course, prepare_environment
 
 DEFAULT_ROOT = Path("/autograder")
 STUDENT = "student"
-HIDDEN_MARK = "BEGIN HIDDEN TESTS"
 PROJECT = Path(__file__).resolve().parents[2]  # pyproject.toml, course/, autograder/
 PACKAGES = ("course", "autograder")
 
@@ -59,7 +57,7 @@ cd "$HERE" && exec "$PYTHON" -m autograder.pipeline.gradescope --root "$ROOT"
 
 def build(course_root: Path, chapter: str, out_dir: Path) -> Path:
     """Write out_dir/autograder.zip for `chapter` of the course at `course_root`; returns its path."""
-    from autograder.pipeline.release import release
+    from autograder.pipeline.release import released_copy
 
     root = check_course(Path(course_root))
     if not (PROJECT / "pyproject.toml").is_file():
@@ -71,11 +69,8 @@ def build(course_root: Path, chapter: str, out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle = out_dir / "autograder.zip"
     with tempfile.TemporaryDirectory(prefix="bpcourse-gradescope-") as tmp:
-        course = Path(tmp) / "course"
-        (course / "source").mkdir(parents=True)
-        shutil.copy2(root / "nbgrader_config.py", course / "nbgrader_config.py")
-        shutil.copytree(root / "source" / chapter, course / "source" / chapter)
-        release(course, [chapter])  # the student version and the gradebook, as `bpcourse release` makes them
+        # the student version and the gradebook, as `bpcourse release` makes them
+        course = released_copy(root, chapter, Path(tmp) / "course")
         with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
             _add_text(archive, "setup.sh", SETUP)
             _add_text(archive, "run_autograder", RUN)
@@ -127,7 +122,7 @@ def _grade_submission(root: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="bpcourse-gradescope-") as tmp:
         course = Path(tmp) / "course"
         shutil.copytree(bundled, course)
-        _jupyter_state(Path(tmp) / "jupyter")
+        prepare_environment(course)  # as `bpcourse` does before grading
         tests = _graded_cells(course, chapter)
         if notebook is None:
             seen = f" (found: {', '.join(handed_in[:5])})" if handed_in else ""
@@ -152,28 +147,16 @@ def _find_notebook(folder: Path, chapter: str) -> tuple[Path | None, list[str]]:
     return chosen, [str(p.relative_to(folder)) for p in files]
 
 
-def _jupyter_state(folder: Path) -> None:
-    """Jupyter's and IPython's state in the scratch folder; the venv's bin on PATH (nbgrader runs alembic)."""
-    for name in ("config", "data", "runtime", "ipython", "matplotlib"):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-    os.environ.update(JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_DATA_DIR=str(folder / "data"),
-                      JUPYTER_RUNTIME_DIR=str(folder / "runtime"), IPYTHONDIR=str(folder / "ipython"),
-                      MPLCONFIGDIR=str(folder / "matplotlib"), MPLBACKEND="Agg",
-                      PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
-
-
 def _graded_cells(course: Path, chapter: str) -> list[dict]:
     """The chapter's autograded cells, in notebook order: grade_id, points, and whether they hold hidden tests."""
     import nbformat
 
+    from autograder.pipeline.notebook_format import BEGIN_HIDDEN, is_grade_cell, is_solution_cell
+
     source = nbformat.read(course / "source" / chapter / f"{chapter}.ipynb", as_version=4)
-    cells = []
-    for cell in source.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cells.append({"grade_id": meta["grade_id"], "max_score": float(meta.get("points", 0)),
-                          "hidden": HIDDEN_MARK in cell.source})
-    return cells
+    tests = [c for c in source.cells if c.cell_type == "code" and is_grade_cell(c) and not is_solution_cell(c)]
+    return [{"grade_id": c.metadata.nbgrader["grade_id"], "max_score": float(c.metadata.nbgrader.get("points", 0)),
+             "hidden": BEGIN_HIDDEN in c.source} for c in tests]
 
 
 def _test(cell: dict, score: float, output: str) -> dict:

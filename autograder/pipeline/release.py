@@ -6,6 +6,8 @@ any copy of the course works, nothing here assumes where the repository lives):
 - `source_problems(course_root, chapters) -> dict[Path, list[str]]`: notebook_format's verdict per notebook
 - `release(course_root, chapters=None) -> list[Path]`: validate, run nbgrader's generate_assignment
   (in this process, forced), normalize what it wrote; returns the files written
+- `released_copy(course_root, chapter, dest) -> Path`: a scratch course at dest holding one chapter,
+  released there (to grade in, or to bundle)
 - `stale_releases(course_root, chapters=None) -> list[str]`: releases that differ from a fresh
   build (made in a temporary folder; the course's release/ is never touched)
 - `leaks_in_release(course_root, chapters=None) -> list[str]`: solution or hidden-test lines, or
@@ -167,6 +169,17 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file() and not any(fnmatch.fnmatch(part, pattern)
                                        for part in p.relative_to(folder).parts for pattern in _IGNORED)}
+
+
+def released_copy(course_root: Path, chapter: str, dest: Path, *, gradebook: bool = True) -> Path:
+    """A course at `dest` (made here) with `course_root`'s nbgrader_config.py and `chapter`'s source folder,
+    released there, with a gradebook unless `gradebook=False`. Returns `dest`."""
+    root = check_course(course_root)
+    (dest / "source").mkdir(parents=True)
+    shutil.copy2(root / CONFIG_FILE, dest / CONFIG_FILE)
+    shutil.copytree(root / "source" / chapter, dest / "source" / chapter)
+    release(dest, [chapter], gradebook=gradebook)
+    return dest
 
 
 def stale_releases(course_root: Path, chapters: Iterable[str] | None = None) -> list[str]:
