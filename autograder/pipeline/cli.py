@@ -7,8 +7,8 @@ Each subcommand is a `_add_<name>(subparsers)` function that registers its parse
   (all chapters when none is named); one line per chapter; exit 1 on a bad chapter or notebook.
 - `bpcourse validate [CHAPTER ...] [--course DIR] [--fix]`: the problems of each source notebook
   (exit 1 if any); `--fix` first repairs cell ids, outputs and volatile metadata in place.
-- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M] [--processes N]`: autograde submitted/ in
-  parallel through nbgrader; a table of scores and statuses.
+- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M] [--processes N] [--cluster ADDRESS]`:
+  autograde submitted/ in parallel through nbgrader (on a Dask cluster with --cluster); a table of scores and statuses.
 - `bpcourse feedback CHAPTER`: HTML feedback per student, hidden tests' source left out.
 - `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
 - `bpcourse check [CHAPTER ...]`: prove the course grades right before releasing it (a table).
@@ -21,12 +21,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-
-def _skip_slow_imports() -> None:
-    """jsonschema imports rfc3987_syntax only to check the 'iri' string format, which neither
-    nbformat's nor nbgrader's schemas use; building its grammar costs 1.7 s of every command.
-    jsonschema skips the format when the import fails (it catches the ImportError)."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
 
 def _add_course_argument(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +101,8 @@ def _run_grade(args: argparse.Namespace) -> int:
     if isolation_problem() is not None:
         print(f"note: student code runs without a jail here ({isolation_problem()}): it could read the course "
               "folder, and the process cap is not applied (see the README)", file=sys.stderr)
-    outcomes = grade(args.course, args.chapter, jobs=args.jobs, limits=limits, progress=not args.no_progress)
+    outcomes = grade(args.course, args.chapter, jobs=args.jobs, limits=limits, progress=not args.no_progress,
+                     cluster=args.cluster)
     print(summary(outcomes))
     return 0
 
@@ -125,6 +120,9 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="kernel memory cap in MiB (2048)")
     parser.add_argument("--processes", type=int, default=64, metavar="N",
                         help="processes and threads a kernel may have at once (64; needs the jail: Linux, as root)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="grade on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' for a "
+                             "cluster of --jobs worker processes on this machine (see the README)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_course_argument(parser)
     parser.set_defaults(func=_run_grade)
@@ -250,10 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     course = getattr(args, "course", Path("."))
-    from autograder.pipeline.course import prepare_environment
+    from autograder.pipeline.course import prepare_environment, skip_slow_imports
 
     prepare_environment(course)
-    _skip_slow_imports()
+    skip_slow_imports()
     from autograder.pipeline.course import CourseError  # after the two lines above, which it depends on
 
     try:

@@ -28,6 +28,7 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
@@ -36,6 +37,7 @@ from autograder.pipeline.execution import OUTPUT_CUT
 from autograder.isolation.remote import ONE_BLAS_THREAD
 from autograder.isolation.sandbox import without_magics
 from autograder.pipeline import scoring
+from autograder.pipeline.limited_kernel import die_with_parent
 
 KERNEL_NAME = "bpcourse-limited"
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -215,6 +217,7 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
     deadline = time.monotonic() + limits.seconds
     try:
         os.setsid()  # its own process group, so the grader can stop it and anything it started
+        die_with_parent()  # a grader (or a cluster's worker) that dies takes its submission's run with it
         log = os.open(scratch / "worker.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(log, 1)  # nbgrader and the kernel talk on stdout/stderr; none of it is for the instructor
         os.dup2(log, 2)
@@ -484,7 +487,7 @@ def _snapshot_gradebook(root: Path, into: Path) -> Path:
 
 def _stop(job: "_Running") -> None:
     """End a worker (multiprocessing signals it only while it is not reaped: never a pid another process got
-    since). Its kernel and student process die with it (limited_kernel.py). The caller removes its scratch."""
+    since). Its kernel and student process die with it (limited_kernel.py)."""
     job.process.kill()
     job.process.join(5)
 
@@ -498,8 +501,67 @@ class _Running:
     started: float = field(default_factory=time.monotonic)
 
 
-def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limits(), progress: bool = True) -> list[Outcome]:
-    """Grade every submission of `chapter` in submitted/; returns one Outcome per student, sorted."""
+@dataclass
+class Returned:
+    """What came back for one submission: the worker's message ({'status', 'detail', 'notebooks', 'repairs',
+    'stopped'}, plain JSON data), or None and why there is none. Plain data, so it can cross a network."""
+
+    student: str
+    message: dict | None = None
+    status: str = "graded"
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def start_worker(context, root: Path, chapter: str, student: str, template: Path, limits: Limits, tmp: Path,
+                 material: _Chapter, via: str) -> _Running:
+    """Fork a worker that grades one submission in a scratch folder of its own under `tmp`."""
+    scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
+    parent, child = context.Pipe(duplex=False)
+    process = context.Process(target=_worker, args=(child, str(root), chapter, student, str(template), limits,
+                                                     str(scratch), material, via))
+    process.start()
+    child.close()
+    return _Running(student, process, parent, scratch)
+
+
+def collect(job: _Running, ready: list, hard_limit: float) -> Returned | None:
+    """The worker's result once it has sent it, died, or overrun `hard_limit` seconds (then it is killed); None
+    while it is still working. `ready` is what multiprocessing.connection.wait returned. Cleans up after it."""
+    elapsed = time.monotonic() - job.started
+    returned = Returned(job.student)
+    if job.conn in ready or job.process.sentinel in ready:
+        try:
+            returned.message = json.loads(job.conn.recv_bytes().decode()) if job.conn.poll() else None
+        except (EOFError, OSError, ValueError):
+            returned.message = None
+        if returned.message is None and job.process.is_alive():
+            return None
+        if returned.message is None:
+            returned.status, returned.detail = "not graded", "the grading process died"
+    elif elapsed > hard_limit:
+        returned.status, returned.detail = "killed", f"still running after {hard_limit:.0f} s"
+    else:
+        return None
+    _stop(job)
+    shutil.rmtree(job.scratch, ignore_errors=True)
+    returned.seconds = round(elapsed, 2)
+    if returned.message is not None:
+        returned.status, returned.detail = returned.message["status"], returned.message["detail"]
+    return returned
+
+
+def hard_limit_of(limits: Limits) -> float:
+    """When a worker is killed: it stops itself at the submission's deadline; this is the backstop."""
+    return limits.seconds + 60
+
+
+def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limits(), progress: bool = True,
+          cluster: str | None = None) -> list[Outcome]:
+    """Grade every submission of `chapter` in submitted/; returns one Outcome per student, sorted.
+
+    With `cluster` (a Dask scheduler address, or "local"), the submissions are graded on that cluster's workers
+    (cluster.py) and recorded here, as local runs are."""
     root = check_course(Path(course_root))
     if not (root / "source" / chapter / f"{chapter}.ipynb").is_file():
         raise CourseError(f"no chapter {chapter!r}: expected source/{chapter}/{chapter}.ipynb")
@@ -509,93 +571,99 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
         raise CourseError(f"no release/{chapter}/{chapter}.ipynb: run `bpcourse release {chapter}` first")
     students = students_with_submissions(root, chapter)
     outcomes: dict[str, Outcome] = {}
-    context = multiprocessing.get_context("fork")
-    hard_limit = limits.seconds + 60  # the worker stops itself at the deadline; this is the backstop
     with tempfile.TemporaryDirectory(prefix="bpcourse-grade-") as tmp:
-        server_folder = Path(tmp) / "kernel-server"
-        server = _start_kernel_server(server_folder, limits, _chapter_preload(root, chapter)) if students else None
-        try:
-            with quiet_nbgrader():
-                _prepare_workers()  # meanwhile, the server imports
-            gc.freeze()  # what workers inherit is never collected: their GC does not walk it
-            socket_path = server_folder / "kernels.sock"
-            via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
-            if not via and students and _jails(limits):
-                raise CourseError("the kernel server, which puts each submission's code in a jail, did not start; "
-                                  "not grading without it. What it printed: " + _tail(server_folder / "server.log"))
+        if cluster is not None:
+            from autograder.pipeline.cluster import run_on_cluster
+
+            template, material = _grading_material(root, chapter, Path(tmp))
+            runs = run_on_cluster(cluster, root, chapter, students, limits, material, template, jobs)
             with one_engine_per_gradebook():
-                _grade_all(root, chapter, students, jobs, limits, progress, Path(tmp), via, outcomes, context, hard_limit)
-        finally:
-            gc.unfreeze()
-            _stop_kernel_server(server)
+                _record_all(root, chapter, students, runs, progress, Path(tmp), outcomes)
+        else:
+            _grade_locally(root, chapter, students, jobs, limits, progress, Path(tmp), outcomes)
     results = [outcomes[s] for s in students]
     _write_run(root, chapter, results)
     return results
 
 
-def _grade_all(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, progress: bool, tmp: Path,
-               via: str, outcomes: dict[str, Outcome], context, hard_limit: float) -> None:
-    """Run a worker per submission, `jobs` at a time, and record each result as it comes back."""
-    from tqdm import tqdm
-
+def _grading_material(root: Path, chapter: str, tmp: Path) -> tuple[Path, _Chapter]:
+    """What workers grade with: a copy of the gradebook whose hidden tests are stubs (the workers run them
+    outside the kernel), and the chapter's student version and hidden tests."""
     template = _snapshot_gradebook(root, tmp)
     material = _Chapter.read(root, chapter)
-    scoring.stub_hidden_tests(template, chapter, {t.grade_id for t in material.tests})  # the workers run them
+    scoring.stub_hidden_tests(template, chapter, {t.grade_id for t in material.tests})
+    return template, material
+
+
+def _grade_locally(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, progress: bool, tmp: Path,
+                   outcomes: dict[str, Outcome]) -> None:
+    """Grade in worker processes forked here, with a kernel server of this run's own."""
+    server_folder = tmp / "kernel-server"
+    server = _start_kernel_server(server_folder, limits, _chapter_preload(root, chapter)) if students else None
+    try:
+        template, material = _grading_material(root, chapter, tmp)
+        with quiet_nbgrader():
+            _prepare_workers()  # meanwhile, the server imports
+        gc.freeze()  # what workers inherit is never collected: their GC does not walk it
+        socket_path = server_folder / "kernels.sock"
+        via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
+        if not via and students and _jails(limits):
+            raise CourseError("the kernel server, which puts each submission's code in a jail, did not start; "
+                              "not grading without it. What it printed: " + _tail(server_folder / "server.log"))
+        runs = _run_locally(root, chapter, students, jobs, limits, tmp, via, material, template)
+        with one_engine_per_gradebook():
+            _record_all(root, chapter, students, runs, progress, tmp, outcomes)
+    finally:
+        gc.unfreeze()
+        _stop_kernel_server(server)
+
+
+def _run_locally(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, tmp: Path, via: str,
+                 material: _Chapter, template: Path) -> Iterator[Returned]:
+    """Run a worker per submission, `jobs` at a time; yields each result as it comes back. Between two results
+    the caller records the first: it is handed over once the freed slots are running again, so recording
+    overlaps their work."""
+    context = multiprocessing.get_context("fork")
     pending, running = list(students), []
-    finished: list[tuple[_Running, Outcome, dict | None]] = []  # back from a worker, not yet recorded
-    bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
-               file=sys.stderr)
+    finished: list[Returned] = []
     while pending or running or finished:
         while pending and len(running) < max(1, jobs):
             student = pending.pop(0)
             problem = submission_problem(root, chapter, student)
             if problem is not None:
-                outcome = outcomes.setdefault(student, Outcome(student, status="not graded", detail=problem))
-                _score(root, chapter, student, outcome)
-                bar.update(1)
+                yield Returned(student, status="not graded", detail=problem)
                 continue
-            scratch = Path(tempfile.mkdtemp(prefix="submission-", dir=tmp))
-            parent, child = context.Pipe(duplex=False)
-            process = context.Process(target=_worker, args=(child, str(root), chapter, student, str(template),
-                                                             limits, str(scratch), material, via))
-            process.start()
-            child.close()
-            running.append(_Running(student, process, parent, scratch))
-        if finished:  # recorded once the freed slots are running again, so recording overlaps their work
-            job, outcome, message = finished.pop(0)
-            if message is not None and message["notebooks"]:
-                _status_of(message["notebooks"], outcome)
-                _status_of_hidden_tests(message.get("stopped") or [], outcome)
-                _record(root, chapter, job.student, message["notebooks"], tmp / "executed")
-            _score(root, chapter, job.student, outcome)
-            shutil.rmtree(job.scratch, ignore_errors=True)
-            bar.update(1)
+            running.append(start_worker(context, root, chapter, student, template, limits, tmp, material, via))
+        if finished:
+            yield finished.pop(0)
             continue
         ready = wait([r.conn for r in running] + [r.process.sentinel for r in running], timeout=1.0)
         for job in list(running):
-            outcome = outcomes.setdefault(job.student, Outcome(job.student))
-            elapsed = time.monotonic() - job.started
-            message = None
-            if job.conn in ready or job.process.sentinel in ready:
-                try:
-                    message = json.loads(job.conn.recv_bytes().decode()) if job.conn.poll() else None
-                except (EOFError, OSError, ValueError):
-                    message = None
-                if message is None and job.process.is_alive():
-                    continue
-                if message is None:
-                    outcome.status, outcome.detail = "not graded", "the grading process died"
-            elif elapsed > hard_limit:
-                outcome.status, outcome.detail = "killed", f"still running after {hard_limit:.0f} s"
-            else:
-                continue
-            _stop(job)
-            running.remove(job)
-            outcome.seconds = round(elapsed, 2)
-            if message is not None:
-                outcome.status, outcome.detail = message["status"], message["detail"]
-                outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
-            finished.append((job, outcome, message))
+            returned = collect(job, ready, hard_limit_of(limits))
+            if returned is not None:
+                running.remove(job)
+                finished.append(returned)
+
+
+def _record_all(root: Path, chapter: str, students: list[str], runs: Iterator[Returned], progress: bool, tmp: Path,
+                outcomes: dict[str, Outcome]) -> None:
+    """Record each result as it comes back, through nbgrader, with a progress bar over the submissions."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
+               file=sys.stderr)
+    for returned in runs:
+        outcome = outcomes.setdefault(returned.student, Outcome(returned.student))
+        outcome.status, outcome.detail, outcome.seconds = returned.status, returned.detail, returned.seconds
+        message = returned.message
+        if message is not None:
+            outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
+            if message["notebooks"]:
+                _status_of(message["notebooks"], outcome)
+                _status_of_hidden_tests(message.get("stopped") or [], outcome)
+                _record(root, chapter, returned.student, message["notebooks"], tmp / "executed")
+        _score(root, chapter, returned.student, outcome)
+        bar.update(1)
     bar.close()
 
 
