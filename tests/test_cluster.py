@@ -64,7 +64,11 @@ def test_a_local_cluster_grades_the_demo_class_and_the_hostile_corpus_as_jobs_do
     cluster_gradebook = json.loads((root / "autograded" / f"{CHAPTER}.grading.json").read_text())
     local = _rows(grade(root, CHAPTER, jobs=2, limits=LIMITS, progress=False))
     assert len(on_cluster) == len(local) == len(list((root / "submitted").iterdir())) > 40
-    assert on_cluster == local
+    assert {s: row[:2] for s, row in on_cluster.items()} == {s: row[:2] for s, row in local.items()}
+    # The detail too, but for a kernel that died: its cause is the last error nbgrader logged, and which of the
+    # errors of a dying kernel that is varies from run to run of the same notebook, on either path.
+    assert {s: row for s, row in on_cluster.items() if row[1] != "kernel died"} == \
+        {s: row for s, row in local.items() if row[1] != "kernel died"}
     for name, (_, score, status, _) in expected.items():
         assert on_cluster[name][:2] == (score, status), name
     assert {row["student"] for row in cluster_gradebook} == set(local)
@@ -92,12 +96,16 @@ def two_workers():
                 yield local.scheduler_address, client
 
 
+def _executing(dask_worker) -> list[str]:
+    return [str(task.key) for task in dask_worker.state.executing]
+
+
 def _kill_workers_grading(client: Client, student: str, times: int, done: threading.Event) -> list[str]:
     """Kill (SIGKILL) the worker process grading `student`, `times` times, each a second into its grading."""
     killed: list[str] = []
     while len(killed) < times and not done.is_set():
-        busy = [worker for worker, keys in client.processing().items() if worker not in killed
-                and any(str(key).endswith(f"-{student}") for key in keys)]
+        busy = [worker for worker, keys in client.run(_executing).items() if worker not in killed
+                and any(key.endswith(f"-{student}") for key in keys)]
         if busy:
             time.sleep(1.0)  # in the middle of it: its kernel is running the notebook by now
             pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
@@ -138,7 +146,7 @@ def test_a_submission_whose_worker_dies_twice_is_recorded_as_such(small_class, t
     assert sorted(rows) == SMALL_CLASS
     target = rows.pop("d-target")
     assert (target.score, target.status) == (0.0, "worker died"), target
-    assert "died" in target.detail and "given to next" in target.detail
+    assert target.detail == "2 workers it was given to died before it was graded"
     for student, outcome in rows.items():
         assert (outcome.score, outcome.status) == ((0.0 if "unsolved" in student else 10.0), "graded"), outcome
     exported = json.loads((root / "autograded" / f"{CHAPTER}.grading.json").read_text())

@@ -1,15 +1,17 @@
 """`python -m autograder.pipeline.bench`: `bpcourse grade --jobs 2` against serial `nbgrader autograde`.
 
-The course's target: on a 2-core machine, grading 100 submissions of one chapter with
+The course's targets: on a 2-core machine, grading 100 submissions of one chapter with
 `bpcourse grade --jobs 2` runs at least 3 times the throughput of serial `nbgrader autograde` on
-the same submissions, measured side by side in one run, with identical scores.
+the same submissions, measured side by side in one run, with identical scores; and grading them on
+a two-worker LocalCluster (`--cluster local --jobs 2`) takes at most 15% longer than `--jobs 2`.
 
-Both sides are the command an instructor types (`nbgrader autograde CHAPTER`, which grades every
-submission in one process, and `bpcourse grade CHAPTER --jobs N --no-progress`), each run in its
+Each side is the command an instructor types (`nbgrader autograde CHAPTER`, which grades every
+submission in one process, `bpcourse grade CHAPTER --jobs N --no-progress`, and the same with
+`--cluster local`, which starts its cluster inside the timed command), each run in its
 own copy of one scratch course with a fresh gradebook made by `release`, and timed around the
 subprocess (start-up included). The class cycles through the demo class of chapter 1 without its
 endless loop, so the comparison measures throughput rather than timeouts. Scores are then read
-from the two gradebooks with nbgrader's API and compared, student by student and cell by cell.
+from the gradebooks with nbgrader's API and compared, student by student and cell by cell.
 
 This is a benchmark, not a test: the machine is shared and its speed drifts, so quote the ratio
 of times taken in one run, never an absolute time.
@@ -33,6 +35,7 @@ from autograder.pipeline.course import STATE_DIRS, check_course
 
 CHAPTER = "ch01_chain_rule"
 TARGET = 3.0
+CLUSTER_OVERHEAD_TARGET = 0.15  # the cluster path may take at most this much longer than --jobs
 LEFT_OUT = ("loops-forever",)  # a timeout measures the time limit, not throughput
 
 
@@ -151,6 +154,10 @@ def report(result: dict) -> str:
         *([f"  of nbgrader's time, {sum(result['nbgrader_stalls'].values()):.0f} s went to {len(result['nbgrader_stalls'])} "
            f"stalled cell(s) (nbclient waiting out its 30 s timeout); without them the ratio would be "
            f"{result['ratio_without_nbgrader_stalls']:.2f}"] if result["nbgrader_stalls"] else []),
+        f"  bpcourse grade --jobs {result['jobs']} --cluster local: {result['cluster_seconds']:6.1f} s   "
+        f"{result['cluster_seconds'] / n:5.2f} s/submission",
+        f"  cluster overhead (vs --jobs {result['jobs']}):    {100 * result['cluster_overhead']:+6.1f} %   target <= "
+        f"{100 * CLUSTER_OVERHEAD_TARGET:g} %: {'meets' if result['cluster_overhead'] <= CLUSTER_OVERHEAD_TARGET else 'above'}",
         f"  scores identical: {'yes' if not differ else 'no'} ({len(differ)} differ)"
         + (f": {', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''}" if differ else ""),
         f"  mean score {result['mean_score']:.3f} of {result['max_score']:g}; "
@@ -182,12 +189,16 @@ def main(argv: list[str] | None = None) -> int:
         students = build_class(course, work / "class", args.submissions)
         plain = side_course(work / "class", work / "nbgrader")
         ours = side_course(work / "class", work / "bpcourse")
+        on_cluster = side_course(work / "class", work / "cluster")
         print(f"{len(students)} submissions of {CHAPTER} written; grading with each side in turn ...", flush=True)
         plain_s = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", CHAPTER], plain, work / "nbgrader.log")
         ours_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
                         "--no-progress"], ours, work / "bpcourse.log")
+        cluster_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
+                           "--cluster", "local", "--no-progress"], on_cluster, work / "cluster.log")
         plain_scores, our_scores = scores(plain, CHAPTER, students), scores(ours, CHAPTER, students)
-        differ = [s for s in students if plain_scores[s] != our_scores[s]]
+        cluster_scores = scores(on_cluster, CHAPTER, students)
+        differ = [s for s in students if not plain_scores[s] == our_scores[s] == cluster_scores[s]]
         totals = [plain_scores[s]["score"] for s in students if plain_scores[s]["score"] is not None]
         max_score = max((plain_scores[s].get("max_score", 0) for s in students), default=0)
         plain_stalls = stalls(plain, CHAPTER, students)
@@ -199,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(plain_s / ours_s, 3), "target": TARGET, "meets_target": plain_s / ours_s >= TARGET,
             "nbgrader_stalls": plain_stalls, "bpcourse_stalls": stalls(ours, CHAPTER, students),
             "ratio_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / ours_s, 3),
+            "cluster_seconds": round(cluster_s, 2), "cluster_overhead": round(cluster_s / ours_s - 1, 3),
+            "cluster_overhead_target": CLUSTER_OVERHEAD_TARGET,
             "scores_identical": not differ, "scores_differ": differ,
             "ungraded_by_nbgrader": [s for s in students if plain_scores[s]["score"] is None],
             "mean_score": sum(totals) / len(totals) if totals else 0.0, "max_score": max_score,

@@ -98,7 +98,7 @@ def _run_grade(args: argparse.Namespace) -> int:
 
     limits = Limits(seconds=args.time_limit, memory_mb=args.memory_mb, cell_seconds=args.cell_time_limit,
                     processes=args.processes)
-    if isolation_problem() is not None:
+    if isolation_problem() is not None and args.cluster in (None, "local"):  # a remote cluster's workers report their own
         print(f"note: student code runs without a jail here ({isolation_problem()}): it could read the course "
               "folder, and the process cap is not applied (see the README)", file=sys.stderr)
     outcomes = grade(args.course, args.chapter, jobs=args.jobs, limits=limits, progress=not args.no_progress,

@@ -595,21 +595,34 @@ def _grading_material(root: Path, chapter: str, tmp: Path) -> tuple[Path, _Chapt
     return template, material
 
 
+def start_kernel_service(folder: Path, limits: Limits, preload: list[str]) -> tuple[subprocess.Popen | None, str, str | None]:
+    """Start the kernel server in `folder` and meanwhile import what the per-submission workers need (frozen
+    for the forks). Returns the server, its socket ('' if it did not start), and why grading must not go on
+    (the server, which jails student code, did not start where it should), or None."""
+    server = _start_kernel_server(folder, limits, preload)
+    with quiet_nbgrader():
+        _prepare_workers()  # meanwhile, the server imports
+    gc.freeze()  # what workers inherit is never collected: their GC does not walk it
+    socket_path = folder / "kernels.sock"
+    via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
+    problem = None
+    if not via and _jails(limits):
+        problem = ("the kernel server, which puts each submission's code in a jail, did not start; not grading "
+                   "without it. What it printed: " + _tail(folder / "server.log"))
+    return server, via, problem
+
+
 def _grade_locally(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, progress: bool, tmp: Path,
                    outcomes: dict[str, Outcome]) -> None:
     """Grade in worker processes forked here, with a kernel server of this run's own."""
-    server_folder = tmp / "kernel-server"
-    server = _start_kernel_server(server_folder, limits, _chapter_preload(root, chapter)) if students else None
+    if not students:
+        return
+    template, material = _grading_material(root, chapter, tmp)
+    server, via, problem = None, "", None
     try:
-        template, material = _grading_material(root, chapter, tmp)
-        with quiet_nbgrader():
-            _prepare_workers()  # meanwhile, the server imports
-        gc.freeze()  # what workers inherit is never collected: their GC does not walk it
-        socket_path = server_folder / "kernels.sock"
-        via = str(socket_path) if _kernel_server_ready(server, socket_path) else ""
-        if not via and students and _jails(limits):
-            raise CourseError("the kernel server, which puts each submission's code in a jail, did not start; "
-                              "not grading without it. What it printed: " + _tail(server_folder / "server.log"))
+        server, via, problem = start_kernel_service(tmp / "kernel-server", limits, _chapter_preload(root, chapter))
+        if problem is not None:
+            raise CourseError(problem)
         runs = _run_locally(root, chapter, students, jobs, limits, tmp, via, material, template)
         with one_engine_per_gradebook():
             _record_all(root, chapter, students, runs, progress, tmp, outcomes)
