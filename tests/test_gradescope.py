@@ -1,12 +1,14 @@
 """The Gradescope bundle (autograder/pipeline/gradescope.py): built by `bpcourse gradescope`, unpacked into a
 temporary autograder root, and run with `run_autograder` on submissions as Gradescope would. Each
 results.json must be valid in Gradescope's format, and its score must equal `bpcourse grade`'s for the
-same notebook. setup.sh (apt and pip on Gradescope's image) is not run here."""
+same notebook. setup.sh is run too, once, with only the system's folders and Python 3.11 on PATH: the venv it
+makes then grades as the course's own does (its apt branch, for an image without Python 3.11, is not taken here)."""
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -65,13 +67,8 @@ def on_gradescope(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     """name -> results.json, each submission in an autograder root of its own."""
     found = {}
     for name, handed_in in _submissions().items():
-        root = tmp_path_factory.mktemp(f"autograder-{name}")
-        with zipfile.ZipFile(bundle) as archive:
-            archive.extractall(root / "source")
-        (root / "submission").mkdir()
         files = handed_in if isinstance(handed_in, dict) else {f"{CHAPTER}.ipynb": handed_in} if handed_in else {}
-        for file_name, data in files.items():
-            (root / "submission" / file_name).write_bytes(data)
+        root = _unpacked(bundle, tmp_path_factory.mktemp(f"autograder-{name}"), files)
         run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
                              timeout=600, env=dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHON=sys.executable))
         assert run.returncode == 0, run.stderr[-3000:]
@@ -89,6 +86,15 @@ def by_bpcourse_grade(tmp_path_factory: pytest.TempPathFactory) -> dict[str, flo
             folder.mkdir(parents=True)
             (folder / f"{CHAPTER}.ipynb").write_bytes(handed_in)
     return {o.student: o.score for o in grade(root, CHAPTER, jobs=2, progress=False)}
+
+
+def _unpacked(bundle: Path, root: Path, files: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+    (root / "submission").mkdir()
+    for file_name, data in files.items():
+        (root / "submission" / file_name).write_bytes(data)
+    return root
 
 
 def _valid(results: dict) -> None:
@@ -145,3 +151,27 @@ def test_a_broken_or_missing_submission_still_gets_results_with_the_reason(on_gr
 
 def test_a_lone_notebook_under_another_name_is_graded(on_gradescope):
     assert on_gradescope["renamed"]["score"] == on_gradescope["solved"]["score"] == 10.0
+
+
+def test_setup_sh_installs_what_run_autograder_grades_with(bundle, by_bpcourse_grade, tmp_path):
+    python = shutil.which("python3.11")
+    assert python is not None, "Python 3.11 is needed on PATH (setup.sh would otherwise install it with apt)"
+    plain = {"HOME": str(tmp_path), "PATH": os.pathsep.join([str(Path(python).parent), "/usr/local/bin", "/usr/bin", "/bin"])}
+    plain.update({k: v for k, v in os.environ.items() if k.startswith("PIP_")})  # the machine's package index
+    submissions = _submissions()
+    for name in ("solved", "wrong"):
+        root = _unpacked(bundle, tmp_path / name, {f"{CHAPTER}.ipynb": submissions[name]})
+        if name == "solved":
+            setup = subprocess.run(["bash", str(root / "source" / "setup.sh")], capture_output=True, text=True,
+                                   timeout=1200, env=plain)
+            assert setup.returncode == 0, setup.stderr[-3000:]
+            venv = root / "venv"
+        else:
+            (root / "venv").symlink_to(venv)
+        run = subprocess.run(["bash", str(root / "source" / "run_autograder")], capture_output=True, text=True,
+                             timeout=600, env=dict(plain, AUTOGRADER_ROOT=str(root)))
+        assert run.returncode == 0, run.stderr[-3000:]
+        results = json.loads((root / "results" / "results.json").read_text())
+        _valid(results)
+        assert results["score"] == by_bpcourse_grade[name], name
+    assert by_bpcourse_grade["solved"] == 10 and by_bpcourse_grade["wrong"] == 0
