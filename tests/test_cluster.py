@@ -23,6 +23,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from autograder.pipeline import cluster
+from autograder.pipeline.cli import main as bpcourse
 from autograder.pipeline.course import CourseError
 from autograder.pipeline.demo import demo_class
 from autograder.pipeline.grade import Limits, Returned, grade, isolation_problem
@@ -151,6 +152,26 @@ def test_a_submission_whose_worker_dies_twice_is_recorded_as_such(small_class, t
         assert (outcome.score, outcome.status) == ((0.0 if "unsolved" in student else 10.0), "graded"), outcome
     exported = json.loads((root / "autograded" / f"{CHAPTER}.grading.json").read_text())
     assert {row["student"]: row["status"] for row in exported}["d-target"] == "worker died"
+
+
+def test_the_command_grades_on_a_local_cluster_with_a_progress_bar_and_a_table(small_class, tmp_path, capsys,
+                                                                              monkeypatch):
+    root = _course(tmp_path / "course", {s: small_class[s] for s in ("a-solved", "b-unsolved")})
+    addresses = []
+    run_on_cluster = cluster.run_on_cluster
+
+    def noted(address, *args):
+        addresses.append(address)
+        return run_on_cluster(address, *args)
+
+    monkeypatch.setattr(cluster, "run_on_cluster", noted)
+    assert bpcourse(["grade", CHAPTER, "--cluster", "local", "--jobs", "2", "--time-limit", "60",
+                     "--cell-time-limit", "6", "--course", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert f"grading {CHAPTER}: 100%" in err and "2/2" in err
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert rows == {"a-solved": ["10.00", "/", "10", "graded"], "b-unsolved": ["0.00", "/", "10", "graded"]}
+    assert addresses == ["local"]
 
 
 def test_local_grading_never_imports_dask(small_class, tmp_path):
