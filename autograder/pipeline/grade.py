@@ -572,15 +572,15 @@ def grade(course_root: Path, chapter: str, jobs: int = 2, limits: Limits = Limit
     students = students_with_submissions(root, chapter)
     outcomes: dict[str, Outcome] = {}
     with tempfile.TemporaryDirectory(prefix="bpcourse-grade-") as tmp:
-        if cluster is not None:
-            from autograder.pipeline.cluster import run_on_cluster
-
+        if students:
             template, material = _grading_material(root, chapter, Path(tmp))
-            runs = run_on_cluster(cluster, root, chapter, students, limits, material, template, jobs)
-            with one_engine_per_gradebook():
+            if cluster is not None:
+                from autograder.pipeline.cluster import run_on_cluster
+
+                runs = run_on_cluster(cluster, root, chapter, students, limits, material, template, jobs)
                 _record_all(root, chapter, students, runs, progress, Path(tmp), outcomes)
-        else:
-            _grade_locally(root, chapter, students, jobs, limits, progress, Path(tmp), outcomes)
+            else:
+                _grade_locally(root, chapter, students, jobs, limits, progress, Path(tmp), template, material, outcomes)
     results = [outcomes[s] for s in students]
     _write_run(root, chapter, results)
     return results
@@ -613,19 +613,15 @@ def start_kernel_service(folder: Path, limits: Limits, preload: list[str]) -> tu
 
 
 def _grade_locally(root: Path, chapter: str, students: list[str], jobs: int, limits: Limits, progress: bool, tmp: Path,
-                   outcomes: dict[str, Outcome]) -> None:
+                   template: Path, material: _Chapter, outcomes: dict[str, Outcome]) -> None:
     """Grade in worker processes forked here, with a kernel server of this run's own."""
-    if not students:
-        return
-    template, material = _grading_material(root, chapter, tmp)
     server, via, problem = None, "", None
     try:
         server, via, problem = start_kernel_service(tmp / "kernel-server", limits, _chapter_preload(root, chapter))
         if problem is not None:
             raise CourseError(problem)
         runs = _run_locally(root, chapter, students, jobs, limits, tmp, via, material, template)
-        with one_engine_per_gradebook():
-            _record_all(root, chapter, students, runs, progress, tmp, outcomes)
+        _record_all(root, chapter, students, runs, progress, tmp, outcomes)
     finally:
         gc.unfreeze()
         _stop_kernel_server(server)
@@ -660,23 +656,25 @@ def _run_locally(root: Path, chapter: str, students: list[str], jobs: int, limit
 
 def _record_all(root: Path, chapter: str, students: list[str], runs: Iterator[Returned], progress: bool, tmp: Path,
                 outcomes: dict[str, Outcome]) -> None:
-    """Record each result as it comes back, through nbgrader, with a progress bar over the submissions."""
+    """Record each result as it comes back, through nbgrader (its Gradebooks sharing one engine), with a
+    progress bar over the submissions."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(students), desc=f"grading {chapter}", unit="submission", disable=not progress,
                file=sys.stderr)
-    for returned in runs:
-        outcome = outcomes.setdefault(returned.student, Outcome(returned.student))
-        outcome.status, outcome.detail, outcome.seconds = returned.status, returned.detail, returned.seconds
-        message = returned.message
-        if message is not None:
-            outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
-            if message["notebooks"]:
-                _status_of(message["notebooks"], outcome)
-                _status_of_hidden_tests(message.get("stopped") or [], outcome)
-                _record(root, chapter, returned.student, message["notebooks"], tmp / "executed")
-        _score(root, chapter, returned.student, outcome)
-        bar.update(1)
+    with one_engine_per_gradebook():
+        for returned in runs:
+            outcome = outcomes.setdefault(returned.student, Outcome(returned.student))
+            outcome.status, outcome.detail, outcome.seconds = returned.status, returned.detail, returned.seconds
+            message = returned.message
+            if message is not None:
+                outcome.repairs = [str(r) for r in message.get("repairs", [])][:20]
+                if message["notebooks"]:
+                    _status_of(message["notebooks"], outcome)
+                    _status_of_hidden_tests(message.get("stopped") or [], outcome)
+                    _record(root, chapter, returned.student, message["notebooks"], tmp / "executed")
+            _score(root, chapter, returned.student, outcome)
+            bar.update(1)
     bar.close()
 
 
