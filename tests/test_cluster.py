@@ -28,7 +28,7 @@ from autograder.pipeline.course import CourseError
 from autograder.pipeline.demo import demo_class
 from autograder.pipeline.grade import Limits, Returned, grade, isolation_problem
 from autograder.pipeline.release import released_copy
-from test_hostile import CHAPTER, JAILED, LIMITS, attacks
+from test_hostile import CHAPTER, JAILED, LIMITS, _added, attacks
 from test_release import REPO, project_environment  # noqa: F401 - fixture
 
 
@@ -85,6 +85,9 @@ def small_class(tmp_path_factory: pytest.TempPathFactory):
     notebooks = demo_class(probe)
     solved, unsolved = notebooks["s02-right-sigmoid-via-tanh"], notebooks["unsolved"]
     chosen = {s: json.loads(nbformat.writes(unsolved if "unsolved" in s else solved)) for s in SMALL_CLASS}
+    # The target takes a few seconds longer in its kernel, so a worker killed a second into it dies mid-grading
+    # (an honest submission takes under two seconds, which a kill a second in could miss).
+    chosen["d-target"] = _added(chosen["d-target"], "import time\ntime.sleep(4)\n")
     return chosen
 
 
