@@ -53,6 +53,17 @@ def _arrays(obj: Any, path: str) -> Iterator[tuple[str, np.ndarray]]:
             yield from _arrays(item, f"{path}[{key!r}]")
 
 
+# Namespaces (by id) of modules whose frames are not read here: in a student's process, the reference
+# package's modules whose functions are gated (autograder/isolation/withhold.py refuses reading their code).
+UNREAD_GLOBALS: set[int] = set()
+
+
+def _summary(tb: Any) -> traceback.StackSummary:
+    """traceback.extract_tb, without the frames of UNREAD_GLOBALS."""
+    return traceback.StackSummary.extract((frame, line) for frame, line in traceback.walk_tb(tb)
+                                          if id(frame.f_globals) not in UNREAD_GLOBALS)
+
+
 def _where_in_student_code(tb: traceback.StackSummary) -> str:
     """' (line 4: return X @ W + b)' for the innermost frame that is the student's, not a library's."""
     for frame in reversed(tb):
@@ -67,12 +78,12 @@ def _where_in_student_code(tb: traceback.StackSummary) -> str:
 def describe_exception(error: BaseException) -> str:
     """'raised ValueError: shapes (3,2) and (3,4) not aligned (line 4: ...)' in one line."""
     if isinstance(getattr(error, "description", None), str):  # described where it was raised (another process)
-        where = "" if "(line " in error.description else _where_in_student_code(traceback.extract_tb(error.__traceback__))
+        where = "" if "(line " in error.description else _where_in_student_code(_summary(error.__traceback__))
         return error.description + where
     message = str(error).strip().splitlines()[0] if str(error).strip() else ""
     if isinstance(error, NotImplementedError) and not message:
         return "is not written yet (it raises NotImplementedError)"
-    where = _where_in_student_code(traceback.extract_tb(error.__traceback__))
+    where = _where_in_student_code(_summary(error.__traceback__))
     return f"raised {type(error).__name__}{': ' + message if message else ''}{where}"
 
 
@@ -100,7 +111,7 @@ def _watching(codes: Mapping[CodeKey, str], watched: set[CodeKey], call: Call) -
     names = {key[2] for key in (*codes, *watched)}
 
     def hook(frame, event, arg):  # noqa: ANN001 - the profiler's signature
-        if event == "call" and frame.f_code.co_name in names:
+        if event == "call" and id(frame.f_globals) not in UNREAD_GLOBALS and frame.f_code.co_name in names:
             key = code_key(frame.f_code)
             if key in codes and call.reference_called is None:
                 call.reference_called = codes[key]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, MutableMapping
+from types import CodeType
 from typing import Any
 
 import numpy as np
@@ -60,6 +61,16 @@ def _network_grader(spec) -> Grader:
 
     return grader
 
+
+def _reference_code() -> dict[str, dict[CodeType, str]]:
+    """Graded name -> the reference functions of its exercise (calling one earns nothing)."""
+    found = {name: spec.reference_code for name, spec in layer_specs.SPECS.items()}
+    for specs in (chain_rule.SPECS, autodiff.SPECS, softmax.SPECS, networks.SPECS, gradient_checking.SPECS):
+        found |= {name: spec.reference_code for name, spec in specs.items()}
+    return found | {checkpointing.NAME: checkpointing.REFERENCE}
+
+
+REFERENCE_CODE = _reference_code()
 
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
     name: _function_grader(spec) for specs in (chain_rule.SPECS, autodiff.SPECS, softmax.SPECS) for name, spec in specs.items()

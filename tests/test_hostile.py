@@ -26,10 +26,27 @@ from test_release import REPO, project_environment  # noqa: F401 - fixture
 
 CHAPTER = "ch01_chain_rule"
 LIMITS = Limits(seconds=60, memory_mb=2048, cell_seconds=6)
+# Ways to call the reference sigmoid unseen (the grader's answer for each follows the case's name).
+REFERENCE = "import sys, threading, types, importlib\nimport backprop.activations as a\n"
+HIDDEN_CALLS = {
+    "with_the_profiler_off": ("def sigmoid(z):\n    profiler = sys.getprofile()\n    sys.setprofile(None)\n    try:\n"
+                              "        return a.sigmoid(z)\n    finally:\n        sys.setprofile(profiler)\n",
+                              "calls backprop.activations.sigmoid, the reference solution"),
+    "then_erasing_the_record": ("def sigmoid(z):\n    value = a.sigmoid(z)\n    for record in sys.modules['autograder.calling'].ACTIVE:\n"
+                                "        record[0].reference_called = None\n        record[1].clear()\n    return value\n",
+                                "calls backprop.activations.sigmoid, the reference solution"),
+    "from_a_thread": ("def sigmoid(z):\n    out = []\n    thread = threading.Thread(target=lambda: out.append(a.sigmoid(z)))\n"
+                      "    thread.start()\n    thread.join()\n    return out[0]\n",
+                      "calls backprop.activations.sigmoid, the reference solution"),
+    "reloaded_from_its_file": ("def sigmoid(z):\n    sys.setprofile(None)\n    return importlib.reload(a).sigmoid(z)\n",
+                               "reading the reference package's files is not allowed"),
+    "from_a_copy_of_its_code": ("def sigmoid(z):\n    sys.setprofile(None)\n    return types.FunctionType(a.sigmoid.__code__, vars(a))(z)\n",
+                                "reading the code of a reference function is not allowed"),
+}
 STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the_grader", "patches_the_reference",
             "equal_to_everything", "prints_a_score", "silences_tracebacks", "imports_the_reference",
             "redefines_before_its_test", "redefines_after_its_test", "exits_in_a_function", "hangs_in_a_function", "exhausts_memory",
-            "searches_for_the_hidden_tests"]
+            "searches_for_the_hidden_tests", *[f"calls_the_reference_{how}" for how in HIDDEN_CALLS]]
 # Attacks that only a jail stops (autograder/isolation/jail.py: Linux, as root). Without one, reading the course
 # by its path would succeed and a kill(-1) would reach the grader itself, so these are not run there.
 JAILED = ["reads_the_course", "forks_without_end", "signals_everything", "leaves_a_daemon", "swaps_its_notebook_for_a_link"]
@@ -222,6 +239,8 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
                                         "def sigmoid_prime(z):\n    while True:\n        pass\n"),
                                 8.0, "cell time limit", "ran past the time limit (6 s a test)"),
         "searches_for_the_hidden_tests": (_added(source, SEARCH), 10.0, "graded", "sigmoid: 2 / 2 points"),
+        **{f"calls_the_reference_{how}": (_answer(source, "sigmoid-solution", REFERENCE + code), 8.0, "graded", phrase)
+           for how, (code, phrase) in HIDDEN_CALLS.items()},
         "exhausts_memory": (_answer(source, "sigmoid-prime-solution",
                                     "import numpy as np\ndef sigmoid_prime(z):\n    return np.ones((2**16, 2**16))\n"),
                             8.0, "graded", "raised MemoryError"),

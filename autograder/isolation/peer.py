@@ -161,6 +161,9 @@ class Peer:
                     raise PeerStopped(f"a reply that is not a value ({error})") from None
             if "raise" in message:
                 raise RemoteError(str(message["raise"])[:2000])
+            if "note" in message:  # told, not asked: no reply
+                self.on_note(message["note"])
+                continue
             self.answer(message)
 
     def answer(self, message: dict) -> None:
@@ -180,6 +183,9 @@ class Peer:
         except BaseException as error:  # noqa: BLE001 - whatever the code did, the other side gets one line
             reply = {"raise": self.describe(error)}
         self._send(reply)
+
+    def on_note(self, note: Any) -> None:
+        """The other side tells something that needs no reply (see GraderSide): ignored unless a side knows it."""
 
     def describe(self, error: BaseException) -> str:
         return f"raised {type(error).__name__}: {error}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+from collections import Counter
 import os
 import signal
 import socket
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.calling import ACTIVE, Call, code_key, code_of, keys_of, modified_paths
+from autograder.calling import ACTIVE, Call, CodeKey, code_key, code_of, keys_of, modified_paths
 from autograder.isolation import codec
 from autograder.isolation.peer import Peer, PeerStopped, RemoteError
 
@@ -42,6 +43,22 @@ class GraderSide(Peer):
         super().__init__(sock, RECEIVE_LIMIT)
         self.copies: list[list[Any]] = []  # the arguments of each student call under way, innermost last
         self.methods: dict[tuple[int, str], Any] = {}
+        # The reference functions gated in the student's process (autograder/isolation/withhold.py): note i says
+        # gates[i] ran; a call while its key is in `withheld` (the exercise under test's references) earns nothing.
+        self.gates: list[tuple[CodeKey, str]] = []
+        self.withheld: set[CodeKey] = set()
+        self.withheld_runs: list[str] = []  # the withheld references that ran, in order
+        self.reference_runs: Counter[CodeKey] = Counter()  # the other gated references that ran, by key
+
+    def on_note(self, note: Any) -> None:
+        """Gated reference `note` ran in the student's process: a call of the reference if it is withheld now."""
+        if not isinstance(note, int) or not 0 <= note < len(self.gates):
+            return
+        code, name = self.gates[note]
+        if code in self.withheld:
+            self.withheld_runs.append(name)
+        else:
+            self.reference_runs[code] += 1
 
     def proxy(self, handle: str) -> Any:
         kind = handle.split(":")[1] if ":" in handle else "o"
@@ -211,6 +228,7 @@ def _call_there(function: Any, args: list, kwargs: dict, measure: bool = False, 
     marks = [item if isinstance(item, RemoteObject) else list(item) if isinstance(item, tuple) else
              list(code_key(code_of(item))) if code_of(item) is not None else None for item in watched]
     peer = function._peer
+    withheld_before, runs_before = len(peer.withheld_runs), peer.reference_runs.copy()
     peer.copies.append(args)
     try:
         reply = peer.request("call", target=function, args=args, kwargs=kwargs, reference=keys,
@@ -225,6 +243,9 @@ def _call_there(function: Any, args: list, kwargs: dict, measure: bool = False, 
                 notes=[str(n) for n in notes][:50] if isinstance(notes, list) else [],
                 reference_called=_text(reply.get("reference_called")),
                 watched_calls=int(reply.get("watched_calls") or 0) if isinstance(reply.get("watched_calls"), int) else 0)
+    # What the grader was told itself, whatever the process reports: a withheld reference that ran, watched ones.
+    call.reference_called = call.reference_called or (peer.withheld_runs[withheld_before] if len(peer.withheld_runs) > withheld_before else None)
+    call.watched_calls += sum(peer.reference_runs[tuple(m)] - runs_before[tuple(m)] for m in marks if isinstance(m, list))
     if active is not None and context is None:  # a call inside one under way here: what it found is that call's
         active.reference_called = active.reference_called or call.reference_called
         active.watched_calls += call.watched_calls
@@ -357,6 +378,12 @@ class StudentProcess:
             self.peer.sock.close()
         finally:
             self._stop()
+
+    def withhold(self, references: Mapping[CodeKey, str]) -> int:
+        """Gate these reference functions in the student's process, before its code runs: each tells the grader when
+        it runs (a call while its key is in `self.peer.withheld` earns nothing). Returns how many were gated there."""
+        self.peer.gates = list(references.items())
+        return int(self.peer.request("withhold", keys=[list(key) for key, _ in self.peer.gates]))
 
     def run(self, cells: list[tuple[str, str]], seconds: float) -> list[tuple[str, str]]:
         """Run the cells there; returns (label, one-line error) for each that raised."""

@@ -28,6 +28,7 @@ import numpy as np
 
 from autograder.calling import Call, code_of, code_key, describe_exception, invoke
 from autograder.isolation.peer import Peer, PeerStopped
+from autograder.isolation.withhold import withhold
 
 BINARY = {name: getattr(operator, name) for name in
           ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lt", "le", "gt", "ge", "eq", "ne")}
@@ -78,6 +79,7 @@ class StudentSide(Peer):
         self.watched_count = 0
         self.memory: list[int] | None = None  # [bytes at the measured call's start, most held since]
         self.cell_number = 0
+        self.gated: dict[int, tuple] = {}  # id(function) -> code key, for the reference functions behind a gate
 
     def proxy(self, handle: str) -> Any:
         return Callback(self, handle)
@@ -110,6 +112,16 @@ class StudentSide(Peer):
                 errors.append([str(label), describe_exception(error)])
         return errors
 
+    def op_withhold(self, keys: list) -> int:
+        """Put the reference functions with these code keys behind the grader's gate (before any student code
+        runs: autograder/isolation/withhold.py); returns how many functions were gated."""
+        if self.gated or self.cell_number:
+            raise PermissionError("the reference is withheld once, before the student's code runs")
+        if not all(isinstance(k, list) and len(k) == 3 and isinstance(k[1], int) for k in keys):
+            raise TypeError("code keys are [file, line, name]")
+        self.gated = withhold([tuple(key) for key in keys], self.sock)
+        return len(self.gated)
+
     def op_lookup(self, name: str) -> Any:
         if name not in self.namespace:
             return {"missing": True}
@@ -136,6 +148,8 @@ class StudentSide(Peer):
                 handles.add(item._handle)
             elif isinstance(item, list) and len(item) == 3:
                 watched_keys.add(tuple(item))
+            elif id(item) in self.gated:
+                watched_keys.add(self.gated[id(item)])
             elif code_of(item) is not None:
                 watched_keys.add(code_key(code_of(item)))
         saved = (self.call_arguments, self.watched_handles, self.watched_count, self.memory)

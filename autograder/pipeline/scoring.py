@@ -133,8 +133,12 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
 
     A test that runs out of time (its own `test_seconds`, or the submission's deadline) or ends the
     process scores 0 and says so; the next test gets a fresh process, which runs the program again."""
-    from autograder.grading import report_for
+    from autograder.calling import keys_of
+    from autograder.grading import REFERENCE_CODE, report_for
     from autograder.isolation.remote import StudentProcess
+
+    references = {test.name: keys_of(REFERENCE_CODE.get(test.name, {})) for test in tests}
+    gated = {key: name for keys in references.values() for key, name in keys.items()}
 
     results: dict[str, Result] = {}
     student = None
@@ -152,6 +156,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
             try:
                 if student is None:
                     student, ran, errors = StudentProcess.start(cwd, memory_mb, int(left) + 5, via), 0, []
+                    student.peer.deadline = time.monotonic() + min(left, test_seconds)
+                    student.withhold(gated)
                 upto = places.get(test.grade_id, len(program))
                 if upto > ran:
                     cells = [(label, source) for label, source in program[ran:upto] if label != TEST_CELL]
@@ -159,7 +165,9 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                     ran = upto
                 own_limit = deadline - time.monotonic() > test_seconds
                 student.peer.deadline = time.monotonic() + min(deadline - time.monotonic(), test_seconds)
+                student.peer.withheld = set(references[test.name])
                 report = report_for(test.name, student.namespace(), test.points, test.seed)
+                student.peer.withheld = set()
             except GradingStopped as stop:
                 timed_out = "time limit" in str(stop)
                 reason = ("test time limit" if own_limit else "time limit") if timed_out else "ended"
