@@ -42,6 +42,11 @@ HIDDEN_CALLS = {
                                "reading the reference package's files is not allowed"),
     "from_a_copy_of_its_code": ("def sigmoid(z):\n    sys.setprofile(None)\n    return types.FunctionType(a.sigmoid.__code__, vars(a))(z)\n",
                                 "reading the code of a reference function is not allowed"),
+    # The grader's table of the references' code: loading it there means reading the gated functions' code.
+    "from_the_graders_copy_renamed": ("def sigmoid(z):\n    sys.setprofile(None)\n"
+                                      "    code = next(iter(importlib.import_module('autograder.grading').REFERENCE_CODE['sigmoid']))\n"
+                                      "    return types.FunctionType(code.replace(co_name='mine'), vars(a))(z)\n",
+                                      "reading the code of a reference function is not allowed"),
 }
 STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the_grader", "patches_the_reference",
             "equal_to_everything", "prints_a_score", "silences_tracebacks", "imports_the_reference",

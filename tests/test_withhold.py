@@ -40,6 +40,9 @@ ATTEMPTS = {
                              "reading the reference package's files is not allowed"),
     "from the garbage collector": ("sys.setprofile(None)\n    return [f for f in gc.get_referents(a.sigmoid) if callable(f)][0](z)",
                                    "gc.get_referents is not allowed"),
+    # Any code object will do to show it: the one the student would rename is the grader's (tests/test_hostile.py).
+    "from a renamed copy of its code": ("code = (lambda z: a.sigmoid(z)).__code__.replace(co_name='mine')\n"
+                                        "    return types.FunctionType(code, vars(a))(z)", "code.__new__ is not allowed"),
     "in another program": ("return np.array(eval(subprocess.run([sys.executable, '-c', 'print(1)'], capture_output=True)"
                            ".stdout)) * 0 + a.sigmoid_prime(z) * 0 + 1 / (1 + np.exp(-z))",
                            "subprocess.Popen is not allowed"),

@@ -10,8 +10,8 @@ grading, records a note from that exercise's references as a call of the referen
 The original is reachable only through the gated code, and a hook that cannot be removed (an
 audit hook) refuses what would reach it another way: reading the code of a gated function or of
 a frame running it, making a function or running code from its code object, reading the files of
-the modules that hold them again (a reload), walking the garbage collector, starting other
-programs, and ctypes.
+the modules that hold them again (a reload), making code objects (a renamed copy), walking the
+garbage collector, starting other programs, and ctypes.
 
 The gated code uses only what student code cannot rebind: its constants (the socket's own
 `sendall`, the note's bytes, the copy of the original), no global and no module attribute.
@@ -32,10 +32,11 @@ from autograder.calling import CodeKey, code_key
 from autograder.isolation import codec
 
 SHARED_PACKAGE = "backprop"
-# Events that start another program, or reach memory and code by other means than Python's.
+# Events that start another program, walk every object, or make code objects from others (a copy of an original
+# under another name would run without telling): none is needed by a graded function.
 REFUSED_EVENTS = ("os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "subprocess.Popen",
-                  "pty.spawn", "gc.get_referrers",
-                  "gc.get_referents", "gc.get_objects", "sys._current_frames")
+                  "pty.spawn", "gc.get_referrers", "gc.get_referents", "gc.get_objects", "sys._current_frames",
+                  "code.__new__", "marshal.dumps")
 
 
 def _template() -> types.CodeType:
