@@ -101,3 +101,13 @@ def test_a_reference_runs_while_its_exercise_is_not_graded(tmp_path):
             student.withhold(GATED)
     finally:
         student.close()
+
+
+def test_every_reference_of_every_exercise_is_gated(tmp_path):
+    """Each reference function a hidden test names is found and gated (none is left out, say for a closure)."""
+    everything = {key: name for code in REFERENCE_CODE.values() for key, name in keys_of(code).items()}
+    student = StudentProcess.start(tmp_path)
+    try:
+        assert student.withhold(everything) == len(everything)
+    finally:
+        student.close()

@@ -93,9 +93,9 @@ def _module_of(filename: str) -> str | None:
 
 
 def withhold(keys: list[CodeKey], sock: socket.socket) -> dict[int, CodeKey]:
-    """Gate the reference functions whose code keys are `keys[i]` (gate i asks about keys[i]), then refuse
-    for good whatever would reach their original code. Returns id(function) -> key for each function gated
-    (their code can no longer be read here)."""
+    """Gate the reference functions whose code keys are `keys` (the note of keys[i] is note(i)), then refuse for
+    good whatever would reach their original code. Returns id(function) -> key for each function gated (their
+    code can no longer be read here)."""
     for name in {_module_of(key[0]) for key in keys} - {None}:
         importlib.import_module(name)
     wanted = {tuple(key): index for index, key in enumerate(keys)}
