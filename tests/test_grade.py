@@ -8,6 +8,7 @@ plain `nbgrader autograde` gives them.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import html
 import json
 import os
@@ -24,7 +25,9 @@ from test_release import BIN, CHAPTER, make_course, project_environment, snapsho
 
 LIMITS = Limits(seconds=20, memory_mb=1024, cell_seconds=8)
 NOT_UTF8_NAME = os.fsdecode(b"quinn-\xff\xfe")  # a folder name that is not UTF-8
-HONEST = ("alice_correct", "bob_unsolved", "carol_raises")
+HONEST = ("alice_correct", "bob_unsolved", "carol_raises", "tess_draws")
+FIGURE = {"cell_type": "code", "id": "tess-figure", "metadata": {}, "execution_count": None, "outputs": [],
+          "source": "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\nplt.show()"}
 
 
 def _with_body(nb: dict, code: str, prelude: str = "") -> dict:
@@ -64,6 +67,7 @@ def write_class(root: Path) -> dict[str, str]:
         "kim_edits": _with_test(student_version, "2  # the points, please\n"),
         "lou_floods": _with_body(student_version, "    return dout * (x > 0)\n",
                                  prelude="print(('x' * 999 + '\\n') * 30000)  # 30 MB at once\n"),
+        "tess_draws": {**source, "cells": [*source["cells"], FIGURE]},
     }
     for student, nb in notebooks.items():
         folder = root / "submitted" / student / CHAPTER
@@ -121,6 +125,7 @@ EXPECTED = {  # student: (score, status, words in the detail)
     "nina_latin1": (0.0, "not graded", "is not UTF-8 text"),
     NOT_UTF8_NAME: (0.0, "not graded", "the folder name is not UTF-8 text"),
     "oscar_extra_files": (2.0, "graded", ""),
+    "tess_draws": (2.0, "graded", ""),
     "pat_50mb": (0.0, "not graded", "is 50 MB, over the 20 MB limit"),
     "rita_links_the_solution": (0.0, "not graded", "holds a symbolic link (ch00_fixture.ipynb)"),
     "sam_links_a_folder": (0.0, "not graded", "holds a symbolic link (ch00_fixture)"),
@@ -178,6 +183,25 @@ def test_honest_scores_equal_plain_nbgrader_autograde(graded, tmp_path):
         plain_scores = {s: gb.find_submission(CHAPTER, s).score for s in HONEST}
     assert plain_scores == {s: outcomes[s].score for s in HONEST}
     assert plain_scores["alice_correct"] == 2.0
+
+
+def _figure_outputs(root: Path) -> list[dict]:
+    graded_nb = json.loads((root / "autograded" / "tess_draws" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
+    return [o.get("data", {}) for c in graded_nb["cells"] if c.get("id") == "tess-figure" for o in c["outputs"]]
+
+
+def test_a_figure_is_described_not_drawn_unless_asked_for(graded, tmp_path):
+    root, _, _ = graded
+    (undrawn,) = _figure_outputs(root)
+    assert "image/png" not in undrawn and "<Figure size" in "".join(undrawn["text/plain"])
+    alone = Path(shutil.copytree(root, tmp_path / "alone", ignore=shutil.ignore_patterns("autograded", "gradebook.db")))
+    for student in {p.name for p in (alone / "submitted").iterdir()} - {"tess_draws"}:
+        shutil.rmtree(alone / "submitted" / student)
+    release(alone)
+    (outcome,) = grade(alone, CHAPTER, jobs=1, limits=dataclasses.replace(LIMITS, figures=True), progress=False)
+    assert (outcome.score, outcome.status) == (2.0, "graded")
+    (drawn,) = _figure_outputs(alone)
+    assert drawn["image/png"]
 
 
 def test_a_rerun_with_one_job_gives_the_same_scores(graded):

@@ -6,8 +6,9 @@ the same submissions, measured side by side in one run, with identical scores; a
 a two-worker LocalCluster (`--cluster local --jobs 2`) takes at most 15% longer than `--jobs 2`.
 
 Each side is the command an instructor types (`nbgrader autograde CHAPTER`, which grades every
-submission in one process, `bpcourse grade CHAPTER --jobs N --no-progress`, and the same with
-`--cluster local`, which starts its cluster inside the timed command), each run in its
+submission in one process, `bpcourse grade CHAPTER --jobs N --no-progress`, the same with
+`--figures`, which draws the notebooks' figures as nbgrader does instead of describing each in one
+line, and with `--cluster local`, which starts its cluster inside the timed command), each run in its
 own copy of one scratch course with a fresh gradebook made by `release`, and timed around the
 subprocess (start-up included). The class cycles through the demo class of chapter 1 without its
 endless loop, so the comparison measures throughput rather than timeouts. Scores are then read
@@ -154,6 +155,10 @@ def report(result: dict) -> str:
         *([f"  of nbgrader's time, {sum(result['nbgrader_stalls'].values()):.0f} s went to {len(result['nbgrader_stalls'])} "
            f"stalled cell(s) (nbclient waiting out its 30 s timeout); without them the ratio would be "
            f"{result['ratio_without_nbgrader_stalls']:.2f}"] if result["nbgrader_stalls"] else []),
+        f"  bpcourse grade --jobs {result['jobs']} --figures:  {result['bpcourse_figures_seconds']:7.1f} s   "
+        f"{result['bpcourse_figures_seconds'] / n:5.2f} s/submission   ratio {result['ratio_with_figures']:.2f}"
+        + (f" ({result['ratio_with_figures_without_nbgrader_stalls']:.2f} without nbgrader's stalls)"
+           if result["nbgrader_stalls"] else "") + " (figures drawn, as nbgrader draws them)",
         f"  bpcourse grade --jobs {result['jobs']} --cluster local: {result['cluster_seconds']:6.1f} s   "
         f"{result['cluster_seconds'] / n:5.2f} s/submission",
         f"  cluster overhead (vs --jobs {result['jobs']}):    {100 * result['cluster_overhead']:+6.1f} %   target <= "
@@ -189,16 +194,19 @@ def main(argv: list[str] | None = None) -> int:
         students = build_class(course, work / "class", args.submissions)
         plain = side_course(work / "class", work / "nbgrader")
         ours = side_course(work / "class", work / "bpcourse")
+        drawn = side_course(work / "class", work / "figures")
         on_cluster = side_course(work / "class", work / "cluster")
         print(f"{len(students)} submissions of {CHAPTER} written; grading with each side in turn ...", flush=True)
         plain_s = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", CHAPTER], plain, work / "nbgrader.log")
         ours_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
                         "--no-progress"], ours, work / "bpcourse.log")
+        drawn_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
+                         "--figures", "--no-progress"], drawn, work / "figures.log")
         cluster_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
                            "--cluster", "local", "--no-progress"], on_cluster, work / "cluster.log")
         plain_scores, our_scores = scores(plain, CHAPTER, students), scores(ours, CHAPTER, students)
-        cluster_scores = scores(on_cluster, CHAPTER, students)
-        differ = [s for s in students if not plain_scores[s] == our_scores[s] == cluster_scores[s]]
+        cluster_scores, drawn_scores = scores(on_cluster, CHAPTER, students), scores(drawn, CHAPTER, students)
+        differ = [s for s in students if not plain_scores[s] == our_scores[s] == cluster_scores[s] == drawn_scores[s]]
         totals = [plain_scores[s]["score"] for s in students if plain_scores[s]["score"] is not None]
         max_score = max((plain_scores[s].get("max_score", 0) for s in students), default=0)
         plain_stalls = stalls(plain, CHAPTER, students)
@@ -210,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             "ratio": round(plain_s / ours_s, 3), "target": TARGET, "meets_target": plain_s / ours_s >= TARGET,
             "nbgrader_stalls": plain_stalls, "bpcourse_stalls": stalls(ours, CHAPTER, students),
             "ratio_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / ours_s, 3),
+            "bpcourse_figures_seconds": round(drawn_s, 2), "ratio_with_figures": round(plain_s / drawn_s, 3),
+            "ratio_with_figures_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / drawn_s, 3),
             "cluster_seconds": round(cluster_s, 2), "cluster_overhead": round(cluster_s / ours_s - 1, 3),
             "cluster_overhead_target": CLUSTER_OVERHEAD_TARGET,
             "scores_identical": not differ, "scores_differ": differ,

@@ -7,7 +7,7 @@ Each subcommand is a `_add_<name>(subparsers)` function that registers its parse
   (all chapters when none is named); one line per chapter; exit 1 on a bad chapter or notebook.
 - `bpcourse validate [CHAPTER ...] [--course DIR] [--fix]`: the problems of each source notebook
   (exit 1 if any); `--fix` first repairs cell ids, outputs and volatile metadata in place.
-- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M] [--processes N] [--cluster ADDRESS]`:
+- `bpcourse grade CHAPTER [--jobs N] [--time-limit S] [--memory-mb M] [--processes N] [--figures] [--cluster ADDRESS]`:
   autograde submitted/ in parallel through nbgrader (on a Dask cluster with --cluster); a table of scores and statuses.
 - `bpcourse feedback CHAPTER`: HTML feedback per student, hidden tests' source left out.
 - `bpcourse export [-o FILE] [--format csv|json]`: one row per student and chapter, with status.
@@ -97,7 +97,7 @@ def _run_grade(args: argparse.Namespace) -> int:
     from autograder.pipeline.grade import Limits, grade, isolation_problem, summary
 
     limits = Limits(seconds=args.time_limit, memory_mb=args.memory_mb, cell_seconds=args.cell_time_limit,
-                    processes=args.processes)
+                    processes=args.processes, figures=args.figures)
     if isolation_problem() is not None and args.cluster in (None, "local"):  # a remote cluster's workers report their own
         print(f"note: student code runs without a jail here ({isolation_problem()}): it could read the course "
               "folder, and the process cap is not applied (see the README)", file=sys.stderr)
@@ -120,6 +120,9 @@ def _add_grade(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--memory-mb", type=int, default=2048, metavar="M", help="kernel memory cap in MiB (2048)")
     parser.add_argument("--processes", type=int, default=64, metavar="N",
                         help="processes and threads a kernel may have at once (64; needs the jail: Linux, as root)")
+    parser.add_argument("--figures", action="store_true",
+                        help="draw the notebooks' figures into the graded notebooks and feedback, as nbgrader does "
+                             "(slower; by default each figure is shown as one line of text)")
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="grade on a Dask cluster: a scheduler address (tcp://host:8786), or 'local' for a "
                              "cluster of --jobs worker processes on this machine (see the README)")

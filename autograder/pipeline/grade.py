@@ -52,12 +52,16 @@ PRELOADABLE_PACKAGES = ("numpy", "matplotlib", "ipywidgets", "IPython", "backpro
 @dataclass(frozen=True)
 class Limits:
     """Per-submission limits: wall-clock seconds, kernel memory (MiB), a per-cell cap (s), and the processes and
-    threads a kernel or student process may have at once (enforced in the jail: see `isolation_problem`)."""
+    threads a kernel or student process may have at once (enforced in the jail: see `isolation_problem`); and
+    whether the kernel draws the notebook's figures (`figures`)."""
 
     seconds: float = 120.0
     memory_mb: int = 2048
     cell_seconds: int = 60
     processes: int = 64
+    # Drawing figures is most of a chapter's run time, and no test reads a picture: off, a graded notebook shows
+    # each figure as its one-line description ("<Figure size 585x288 with 1 Axes>").
+    figures: bool = False
 
 
 @dataclass
@@ -117,6 +121,10 @@ def students_with_submissions(root: Path, chapter: str) -> list[str]:
 # ---- the worker: runs one submission in a scratch copy of the course --------------------------
 
 
+# IPython's inline backend with no image format: a figure is shown as its text description and never drawn.
+NO_FIGURES = "--IPKernelApp.exec_lines=%config InlineBackend.figure_formats = set()"
+
+
 def _kernel_limit_args(limits: Limits) -> list[str]:
     return ["--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.seconds) + 10)]
 
@@ -126,7 +134,8 @@ def _install_limited_kernel(data_dir: Path, limits: Limits, server: str = "") ->
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits),
-            *(["--via", server] if server else []), "--", "-f", "{connection_file}"]
+            *(["--via", server] if server else []), "--", "-f", "{connection_file}",
+            *([] if limits.figures else [NO_FIGURES])]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (graded)", "language": "python"}))
 
 
