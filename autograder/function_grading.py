@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from autograder.calling import call_student
-from autograder.compare import as_float_array, close
+from autograder.compare import as_float_array, close, numerical_gradient_problem
 from autograder.diagnosis import NAMED, PATTERN, VAGUE, Mistake, diagnose
 from autograder.report import Report
 from autograder.verdicts import Failures, fatal_problem, finish
@@ -34,6 +34,8 @@ class FunctionCase:
     - expect_error: the right answer is to raise this exception (an unknown option, say)
     - judge: value -> None if right, else a message; replaces comparing with `expected`
     - batch: the batch size N, so a factor of N is recognised; hint: added when this case raises
+    - exact: part -> its analytic value, for a part that is a derivative: an answer right within
+      `tolerance` must also match this to float64 precision, which finite differences cannot
     Expected values may be arrays, numbers, or dicts of arrays (a layer's gradients by key).
     """
 
@@ -49,6 +51,7 @@ class FunctionCase:
     judge: Callable[[Any], str | None] | None = None
     batch: int = 0
     hint: str = ""
+    exact: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,8 +110,21 @@ def _judge(failures: Failures, case: FunctionCase, part: str, got_value: Any) ->
             failures.add(part, message, PATTERN, case.label)
         return
     found = _compare(case, case.expected[part], got_value, case.mistakes.get(part, []))
+    if found is None and part in case.exact:
+        found = numerical_derivative(case.exact[part], got_value)
     if found is not None:
         failures.add(part, found[0], found[1], case.label)
+
+
+def numerical_derivative(exact: Any, got_value: Any) -> tuple[str, int] | None:
+    """(message, rank) if an answer right within tolerance is not the analytic derivative to float64 precision."""
+    pairs = [(exact[key], got_value[key]) for key in sorted(exact)] if isinstance(exact, dict) else [(exact, got_value)]
+    for want, value in pairs:
+        want, got = np.asarray(want, dtype=np.float64), as_float_array(value)
+        if got is not None and got.size == want.size:
+            if (message := numerical_gradient_problem(got.reshape(want.shape), want)) is not None:
+                return message, NAMED
+    return None
 
 
 def grade_function(spec: FunctionSpec, namespace: MutableMapping[str, Any], points: float, seed: int,

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from autograder.calling import Call, call_student, code_of
-from autograder.compare import EXACT, as_float_array, close
+from autograder.compare import as_float_array, close, numerical_gradient_problem
 from autograder.diagnosis import NAMED, PATTERN, VAGUE, Mistake, diagnose
 from autograder.report import Report
 from autograder.verdicts import Failures, fatal_problem, finish
-from backprop.gradcheck import numerical_vjp, relative_error
+from backprop.gradcheck import numerical_vjp
 
 FORWARD_TOLERANCE = 1e-9
 
@@ -148,10 +148,8 @@ def grade_backward(
         for part, got_value, exact_value in zip(parts, values, exact):
             got = as_float_array(got_value)
             if got is not None and close(got, expected[part]):
-                if relative_error(got, exact_value) > EXACT:
-                    failures.add(part, "agrees with finite differences but not with the exact gradient to float64 "
-                                       f"precision (relative error {relative_error(got, exact_value):.1g}): it looks "
-                                       "computed numerically, or in float32", NAMED, case)
+                if (numerical := numerical_gradient_problem(got, exact_value)) is not None:
+                    failures.add(part, numerical, NAMED, case.label)
                 continue
             found = diagnose(got_value, expected[part], case.batch, mistakes.get(part, []))
             failures.add(part, found.message, found.rank, case.label)

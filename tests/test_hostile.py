@@ -51,7 +51,8 @@ HIDDEN_CALLS = {
 STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the_grader", "patches_the_reference",
             "equal_to_everything", "prints_a_score", "silences_tracebacks", "imports_the_reference",
             "redefines_before_its_test", "redefines_after_its_test", "exits_in_a_function", "hangs_in_a_function", "exhausts_memory",
-            "searches_for_the_hidden_tests", *[f"calls_the_reference_{how}" for how in HIDDEN_CALLS]]
+            "searches_for_the_hidden_tests", "differentiates_numerically",
+            *[f"calls_the_reference_{how}" for how in HIDDEN_CALLS]]
 # Attacks that only a jail stops (autograder/isolation/jail.py: Linux, as root). Without one, reading the course
 # by its path would succeed and a kill(-1) would reach the grader itself, so these are not run there.
 JAILED = ["reads_the_course", "forks_without_end", "signals_everything", "leaves_a_daemon", "swaps_its_notebook_for_a_link"]
@@ -139,6 +140,7 @@ try:
         children += 1
 except OSError as error:
     print("forks refused after", children, "children:", error.strerror)
+    raise
 """
 SIGNALS = """import os, signal
 os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but the caller
@@ -246,6 +248,11 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
         "searches_for_the_hidden_tests": (_added(source, SEARCH), 10.0, "graded", "sigmoid: 2 / 2 points"),
         **{f"calls_the_reference_{how}": (_answer(source, "sigmoid-solution", REFERENCE + code), 8.0, "graded", phrase)
            for how, (code, phrase) in HIDDEN_CALLS.items()},
+        # Its own sigmoid, differentiated by central differences: right to 1e-11, not to float64 precision.
+        "differentiates_numerically": (_answer(source, "sigmoid-prime-solution",
+                                               "def sigmoid_prime(z):\n    h = 1e-5\n"
+                                               "    return (sigmoid(z + h) - sigmoid(z - h)) / (2 * h)\n"),
+                                       8.0, "graded", "agrees with finite differences but not with the exact gradient"),
         "exhausts_memory": (_answer(source, "sigmoid-prime-solution",
                                     "import numpy as np\ndef sigmoid_prime(z):\n    return np.ones((2**16, 2**16))\n"),
                             8.0, "graded", "raised MemoryError"),
@@ -329,12 +336,12 @@ def test_student_code_sees_only_its_own_submission(graded):
 
 
 def test_a_kernel_cannot_start_processes_without_end(graded):
-    """A fork bomb stops at the cap; its kernel cannot go on, and the status names the limit."""
+    """A fork bomb stops at the cap, and the status names the limit (its kernel may go on: the rest still counts)."""
     _needs_a_jail()
     _, _, outcomes = graded
     outcome = outcomes["forks_without_end"]
     assert outcome.status == "process limit", outcome
-    assert f"more than {LIMITS.processes} processes and threads" in outcome.detail, outcome
+    assert "processes and threads" in outcome.detail, outcome
 
 
 def test_nothing_a_student_started_outlives_the_grading(graded):

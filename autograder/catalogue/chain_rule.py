@@ -45,6 +45,9 @@ VARIANTS: list[Variant] = [
     wrong("sigmoid_prime", "z for s", NAIVE_SIGMOID + "def sigmoid_prime(z):\n    return z * (1 - z)\n", values="uses z where"),
     wrong("sigmoid_prime", "1 + s", NAIVE_SIGMOID + "def sigmoid_prime(z):\n    s = sigmoid(z)\n    return s * (1 + s)\n",
           values="(1 + s)"),
+    wrong("sigmoid_prime", "central differences of its own sigmoid",
+          NAIVE_SIGMOID + "def sigmoid_prime(z):\n    h = 1e-5\n    return (sigmoid(z + h) - sigmoid(z - h)) / (2 * h)\n",
+          values="computed numerically", inputs=True),
     right("add_mul_grads", "by the chain rule", "def add_mul_grads(x, y, z):\n    q = x + y\n    f = q * z\n"
           "    dq = z\n    return f, dq * 1.0, dq * 1.0, q\n", "f", "dx", "dy", "dz", "inputs"),
     right("add_mul_grads", "a list", "def add_mul_grads(x, y, z):\n    return [(x + y) * z, z, z, x + y]\n",
@@ -72,6 +75,13 @@ VARIANTS: list[Variant] = [
           inputs=True, **{"loss (|logit| up to 1000)": True}),
     wrong("neuron_grads", "extra sigmoid derivative", _neuron(STABLE_LOSS, dw="a * (1 - a) * (a - y) * x",
           db="a * (1 - a) * (a - y)"), loss=True, dw="a(1 - a) again", db="a(1 - a) again", inputs=True,
+          **{"loss (|logit| up to 1000)": True}),
+    wrong("neuron_grads", "central differences of its own loss",
+          NP + "def loss_of(x, w, b, y):\n    z = w @ x + b\n    return np.logaddexp(0, z) - y * z\n"
+          "def neuron_grads(x, w, b, y):\n    h = 1e-6\n"
+          "    dw = np.array([(loss_of(x, w + h * e, b, y) - loss_of(x, w - h * e, b, y)) / (2 * h) for e in np.eye(len(w))])\n"
+          "    db = (loss_of(x, w, b + h, y) - loss_of(x, w, b - h, y)) / (2 * h)\n    return loss_of(x, w, b, y), dw, db\n",
+          loss=True, dw="computed numerically", db="computed numerically", inputs=True,
           **{"loss (|logit| up to 1000)": True}),
     wrong("neuron_grads", "wrong sign", _neuron(STABLE_LOSS, dw="(y - a) * x", db="y - a"), loss=True,
           dw="wrong sign", db="wrong sign", inputs=True, **{"loss (|logit| up to 1000)": True}),

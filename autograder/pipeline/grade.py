@@ -408,6 +408,10 @@ def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:
                     outcome.status = "kernel died"
                 elif output.get("ename") == "MemoryError" and outcome.status == "graded":
                     outcome.status = "memory limit"
+                elif PROCESS_LIMIT_HIT.search(f"{output.get('ename')}: {output.get('evalue')}") and outcome.status == "graded":
+                    outcome.status = "process limit"
+                    outcome.detail = "; ".join(filter(None, [outcome.detail, "your code reached the cap on processes and "
+                                                            "threads: a fork or a thread was refused"]))
                 elif output.get("ename") == "CellTimeoutError" and outcome.status == "graded":
                     outcome.status = "cell time limit"
     parts = [outcome.detail] if outcome.detail else []

@@ -47,7 +47,7 @@ def sigmoid_prime_cases(seed: int) -> list[FunctionCase]:
                                               (s * (1 + s), "uses (1 + s) where (1 - s) belongs"),
                                               (np.asarray(z) * (1 - np.asarray(z)), "uses z where s = sigmoid(z) belongs"),
                                               (s**2, "returns sigmoid(z)**2; the derivative is s * (1 - s)")]},
-                                  tolerance=1e-8))
+                                  tolerance=1e-8, exact={"values": activations.sigmoid_prime(z)}))
     return cases
 
 
@@ -67,7 +67,7 @@ def add_mul_cases(seed: int) -> list[FunctionCase]:
                     (x + y, "is x + y, which is df/dz; df/dy = z")],
              "dz": [(x * y, "is x * y; f = (x + y) * z, so df/dz = x + y"),
                     (z, "is z; df/dz = x + y (z is the derivative with respect to x and y)")]},
-            tolerance=1e-12))
+            tolerance=1e-12, exact={"dx": z, "dy": z, "dz": x + y}))
     return cases
 
 
@@ -115,7 +115,9 @@ def _neuron_case(x, w, b, y, label, large=False) -> FunctionCase:
         "db": [(a * (1 - a) * (a - y), "multiplies by a(1 - a) again: with cross-entropy, dL/dz = a - y already"),
                (y - a, "has the wrong sign: dL/dz = a - y")],
     }
-    return FunctionCase(args, {"loss": loss, "dw": dw, "db": db}, label, mistakes, tolerance=1e-7)
+    # The oracle is central differences (good to ~1e-9, hence the tolerance); a right answer is the analytic one.
+    return FunctionCase(args, {"loss": loss, "dw": dw, "db": db}, label, mistakes, tolerance=1e-7,
+                        exact={"dw": (a - y) * x, "db": a - y})
 
 
 SIGMOID = FunctionSpec("sigmoid", {"values": 2.0, "large z": 1.0}, sigmoid_cases, unpack_single("values"),
