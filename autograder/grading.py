@@ -62,18 +62,21 @@ def _network_grader(spec) -> Grader:
     return grader
 
 
+FUNCTION_SPECS = (chain_rule.SPECS, autodiff.SPECS, softmax.SPECS)  # graded as plain functions
+# Every table of specs, by graded name: each spec holds its exercise's reference code.
+SPEC_TABLES = (layer_specs.SPECS, *FUNCTION_SPECS, networks.SPECS, gradient_checking.SPECS)
+
+
 def _reference_code() -> dict[str, dict[CodeType, str]]:
     """Graded name -> the reference functions of its exercise (calling one earns nothing)."""
-    found = {name: spec.reference_code for name, spec in layer_specs.SPECS.items()}
-    for specs in (chain_rule.SPECS, autodiff.SPECS, softmax.SPECS, networks.SPECS, gradient_checking.SPECS):
-        found |= {name: spec.reference_code for name, spec in specs.items()}
+    found = {name: spec.reference_code for specs in SPEC_TABLES for name, spec in specs.items()}
     return found | {checkpointing.NAME: checkpointing.REFERENCE}
 
 
 REFERENCE_CODE = _reference_code()
 
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
-    name: _function_grader(spec) for specs in (chain_rule.SPECS, autodiff.SPECS, softmax.SPECS) for name, spec in specs.items()
+    name: _function_grader(spec) for specs in FUNCTION_SPECS for name, spec in specs.items()
 } | {name: _network_grader(spec) for name, spec in networks.SPECS.items()} | {
     name: (lambda namespace, points, seed, spec=spec: gradient_checking.grade_checker(spec, namespace, points, seed))
     for name, spec in gradient_checking.SPECS.items()

@@ -166,8 +166,10 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                 own_limit = deadline - time.monotonic() > test_seconds
                 student.peer.deadline = time.monotonic() + min(deadline - time.monotonic(), test_seconds)
                 student.peer.withheld = set(references[test.name])
-                report = report_for(test.name, student.namespace(), test.points, test.seed)
-                student.peer.withheld = set()
+                try:
+                    report = report_for(test.name, student.namespace(), test.points, test.seed)
+                finally:  # another exercise's test must not find this one's references withheld
+                    student.peer.withheld = set()
             except GradingStopped as stop:
                 timed_out = "time limit" in str(stop)
                 reason = ("test time limit" if own_limit else "time limit") if timed_out else "ended"
