@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections import Counter
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from types import CodeType

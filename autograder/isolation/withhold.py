@@ -18,6 +18,7 @@ The gated code uses only what student code cannot rebind: its constants (the soc
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import os
@@ -39,6 +40,7 @@ REFUSED_EVENTS = ("os.fork", "os.forkpty", "os.system", "os.exec", "os.posix_spa
                   "code.__new__", "marshal.dumps")
 
 
+@functools.cache
 def _template() -> types.CodeType:
     """The gated code, with string placeholders where its constants go (see `gated`)."""
     source = ('def gated(*args, **kwargs):\n'
@@ -122,7 +124,8 @@ def withhold(keys: list[CodeKey], sock: socket.socket) -> dict[int, CodeKey]:
 def _guard(function_ids: frozenset[int], keys: frozenset, globals_ids: frozenset[int],
            files: frozenset[str]) -> Callable[[str, tuple], None]:
     """The audit hook: raises (so the operation does not happen) on what would reach a gated original."""
-    frame_type, code_type = types.FrameType, types.CodeType
+    # Bound here, not looked up when an event comes: student code can rebind module attributes, not these names.
+    frame_type, code_type, key_of, realpath, fsdecode = types.FrameType, types.CodeType, code_key, os.path.realpath, os.fsdecode
 
     def refuse(what: str) -> None:
         raise PermissionError(f"{what} is not allowed while your code is graded")
@@ -136,12 +139,12 @@ def _guard(function_ids: frozenset[int], keys: frozenset, globals_ids: frozenset
                 refuse("reading the code of the reference package's frames")
         elif event in ("function.__new__", "exec"):
             code = args[0] if args else None
-            if isinstance(code, code_type) and (code.co_filename, code.co_firstlineno, code.co_name) in keys:
+            if isinstance(code, code_type) and key_of(code) in keys:
                 refuse("running a reference function's code")
         elif event in REFUSED_EVENTS or event.startswith("ctypes."):
             refuse(event)
         elif event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
-            if os.path.realpath(os.fsdecode(args[0])) in files:
+            if realpath(fsdecode(args[0])) in files:
                 refuse("reading the reference package's files")
 
     return guard

@@ -198,18 +198,21 @@ def main(argv: list[str] | None = None) -> int:
         on_cluster = side_course(work / "class", work / "cluster")
         print(f"{len(students)} submissions of {CHAPTER} written; grading with each side in turn ...", flush=True)
         plain_s = timed([str(Path(sys.executable).parent / "nbgrader"), "autograde", CHAPTER], plain, work / "nbgrader.log")
-        ours_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
-                        "--no-progress"], ours, work / "bpcourse.log")
-        drawn_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
-                         "--figures", "--no-progress"], drawn, work / "figures.log")
-        cluster_s = timed([str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
-                           "--cluster", "local", "--no-progress"], on_cluster, work / "cluster.log")
+
+        def bpcourse_grade(*options: str) -> list[str]:
+            return [str(Path(sys.executable).parent / "bpcourse"), "grade", CHAPTER, "--jobs", str(args.jobs),
+                    *options, "--no-progress"]
+
+        ours_s = timed(bpcourse_grade(), ours, work / "bpcourse.log")
+        drawn_s = timed(bpcourse_grade("--figures"), drawn, work / "figures.log")
+        cluster_s = timed(bpcourse_grade("--cluster", "local"), on_cluster, work / "cluster.log")
         plain_scores, our_scores = scores(plain, CHAPTER, students), scores(ours, CHAPTER, students)
         cluster_scores, drawn_scores = scores(on_cluster, CHAPTER, students), scores(drawn, CHAPTER, students)
         differ = [s for s in students if not plain_scores[s] == our_scores[s] == cluster_scores[s] == drawn_scores[s]]
         totals = [plain_scores[s]["score"] for s in students if plain_scores[s]["score"] is not None]
         max_score = max((plain_scores[s].get("max_score", 0) for s in students), default=0)
         plain_stalls = stalls(plain, CHAPTER, students)
+        plain_unstalled_s = plain_s - sum(plain_stalls.values())
         result = {
             "chapter": CHAPTER, "submissions": len(students), "jobs": args.jobs, "cpus": os.cpu_count(),
             "machine": platform.platform(), "nbgrader_seconds": round(plain_s, 2), "bpcourse_seconds": round(ours_s, 2),
@@ -217,9 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             "bpcourse_per_submission": round(ours_s / len(students), 3),
             "ratio": round(plain_s / ours_s, 3), "target": TARGET, "meets_target": plain_s / ours_s >= TARGET,
             "nbgrader_stalls": plain_stalls, "bpcourse_stalls": stalls(ours, CHAPTER, students),
-            "ratio_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / ours_s, 3),
+            "ratio_without_nbgrader_stalls": round(plain_unstalled_s / ours_s, 3),
             "bpcourse_figures_seconds": round(drawn_s, 2), "ratio_with_figures": round(plain_s / drawn_s, 3),
-            "ratio_with_figures_without_nbgrader_stalls": round((plain_s - sum(plain_stalls.values())) / drawn_s, 3),
+            "ratio_with_figures_without_nbgrader_stalls": round(plain_unstalled_s / drawn_s, 3),
             "cluster_seconds": round(cluster_s, 2), "cluster_overhead": round(cluster_s / ours_s - 1, 3),
             "cluster_overhead_target": CLUSTER_OVERHEAD_TARGET,
             "scores_identical": not differ, "scores_differ": differ,
