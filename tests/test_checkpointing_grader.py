@@ -1,4 +1,5 @@
-"""The checkpointing grader measures what it claims: memory by tracemalloc, forwards by count, fast enough."""
+"""The checkpointing grader measures what it claims: memory by tracemalloc (in this process), forwards by count, fast
+enough. Memory read from outside a student's process: tests/test_resident.py."""
 import time
 
 import numpy as np
@@ -21,6 +22,10 @@ def test_deep_cases_separate_plain_backprop_from_checkpointing():
             kept, _ = checkpoint_plan(case.L, case.k)
             bound_layers = case.memory_bound() / case.unit
             assert kept + 6 < bound_layers < 0.6 * case.L, (case.label, kept, bound_layers)
+            # Read from outside the student's process, the bound allows for what the process adds itself, and
+            # still sits below what plain backprop's activations alone take.
+            resident_layers = case.memory_bound(resident=True) / case.unit
+            assert bound_layers + 8 < resident_layers < 0.75 * case.L, (case.label, resident_layers)
 
 
 @pytest.mark.parametrize("label, part, phrase", [

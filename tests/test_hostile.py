@@ -275,14 +275,14 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     return root, cases, outcomes
 
 
-def _graded_notebook(root: Path, student: str) -> nbformat.NotebookNode:
-    return nbformat.read(root / "autograded" / student / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+def _graded_notebook(root: Path, student: str, chapter: str = CHAPTER) -> nbformat.NotebookNode:
+    return nbformat.read(root / "autograded" / student / chapter / f"{chapter}.ipynb", as_version=4)
 
 
-def _feedback(root: Path, student: str) -> str:
+def _feedback(root: Path, student: str, chapter: str = CHAPTER) -> str:
     """What the hidden-test cells of the graded notebook say."""
     texts = []
-    for cell in _graded_notebook(root, student).cells:
+    for cell in _graded_notebook(root, student, chapter).cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
             texts += [str(o.get("text", "")) for o in cell.get("outputs", [])]

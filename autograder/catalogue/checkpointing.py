@@ -170,6 +170,10 @@ PLAIN = HEAD + (
     "    return dout, grads\n"
 )
 
+# Plain backprop that also runs one forward pass it throws away: the recomputation count looks right, the memory not.
+PLAIN_WITH_A_SPARE_FORWARD = PLAIN.replace("    grads = {}\n", "    y = X\n    for layer in layers:\n"
+                                           "        y = layer.forward(y)[0]\n    grads = {}\n", 1)
+
 FROM_INPUT = HEAD + (
     "    # No checkpoints at all: every layer's cache recomputed from X when its backward needs it.\n"
     "    grads = {}\n"
@@ -307,6 +311,8 @@ VARIANTS: list[Variant] = [
     right(NAME, "the package's Sequential per segment", WITH_SEQUENTIAL, *ALL),
     wrong(NAME, "plain backprop, k ignored", PLAIN, **_correct(memory="as much as plain backprop",
                                                              recomputation="recomputes nothing")),
+    wrong(NAME, "plain backprop with a spare forward pass", PLAIN_WITH_A_SPARE_FORWARD,
+          **_correct(memory="as much as plain backprop")),
     wrong(NAME, "recomputes from the input for every layer", FROM_INPUT,
           **_correct(recomputation="from the input for every layer")),
     wrong(NAME, "recomputes the segment for each of its layers", PER_LAYER_FROM_CHECKPOINT,

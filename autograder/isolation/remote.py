@@ -32,6 +32,7 @@ import numpy as np
 from autograder.calling import ACTIVE, Call, CodeKey, code_key, code_of, keys_of, modified_paths
 from autograder.isolation import codec
 from autograder.isolation.peer import Peer, PeerStopped, RemoteError
+from autograder.isolation.resident import ResidentPeak, resident_bytes
 
 RECEIVE_LIMIT = 64 * 2**20  # the largest reply taken from a student's process
 
@@ -49,6 +50,8 @@ class GraderSide(Peer):
         self.withheld: set[CodeKey] = set()
         self.withheld_runs: list[str] = []  # the withheld references that ran, in order
         self.reference_runs: Counter[CodeKey] = Counter()  # the other gated references that ran, by key
+        self.pid: int | None = None  # the student's process, whose memory the grader reads from outside
+        self.resident: ResidentPeak | None = None  # while a measured call runs: its peak, sampled at each callback
 
     def on_note(self, note: Any) -> None:
         """Gated reference `note` ran in the student's process: a call of the reference if it is withheld now."""
@@ -78,6 +81,8 @@ class GraderSide(Peer):
         target = self._lent(target)
         if not callable(target):
             raise TypeError("not callable")
+        if self.resident is not None:  # the student's code handed control back: what it holds now is what it keeps
+            self.resident.sample()
         if self.copies:  # an argument the student's function was given, passed on: the grader's copy is that object
             given = self.copies[-1]
             for position, index in same:
@@ -198,14 +203,34 @@ class RemoteFunction(RemoteObject):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _call_there(self, list(args), kwargs)
 
-    def call_measuring_memory(self, *args: Any) -> tuple[Any, int]:
-        """Call it there, measuring the memory its objects hold; returns (value, peak bytes held during the call)."""
+    def resident_memory(self) -> int | None:
+        """The resident bytes of the student's process now, read from outside it; None where they cannot be read."""
+        return None if self._peer.pid is None else resident_bytes(self._peer.pid)
+
+    def call_measuring_memory(self, *args: Any, resident_since: int | None = None) -> tuple[Any, int, bool]:
+        """Call it there, measuring the memory it holds; returns (value, peak bytes, resident).
+
+        With `resident_since` (a resident_memory() reading) and the process readable from here: the peak of its
+        resident memory above that reading, sampled whenever the call hands control back (each call of a function
+        the grader lent it, and its return), so resident is True. Otherwise the process reports the most its objects
+        held (tracemalloc), code that the student's could rewrite there, and resident is False."""
+        peer = self._peer
+        if resident_since is not None and peer.pid is not None and resident_bytes(peer.pid) is not None:
+            meter = peer.resident = ResidentPeak(peer.pid)
+            try:
+                call, reply = _call_there(self, list(args), {}, raising=False)
+                meter.sample()
+            finally:
+                peer.resident = None
+            if call.error:
+                raise RemoteError(call.error)
+            return call.value, (meter.peak or resident_since) - resident_since, True
         call, reply = _call_there(self, list(args), {}, measure=True, raising=False)
         if call.error:
             raise RemoteError(call.error)
         if not isinstance(reply.get("peak"), int):
             raise PeerStopped("a reply that is not a measured call")
-        return call.value, reply["peak"]
+        return call.value, reply["peak"], False
 
     def student_call(self, named: list[tuple[str, Any]], reference: Mapping[CodeType, str],
                      watched: list[Callable]) -> Call:
@@ -310,7 +335,7 @@ class StudentProcess:
 
     def __init__(self, sock: socket.socket, pid: int, stop: Callable[[], None]) -> None:
         self.peer = GraderSide(sock)
-        self.pid = pid
+        self.pid = self.peer.pid = pid
         self._stop = stop
 
     @classmethod

@@ -28,6 +28,7 @@ import numpy as np
 
 from autograder.calling import Call, code_of, code_key, describe_exception, invoke
 from autograder.isolation.peer import Peer, PeerStopped
+from autograder.isolation.resident import tune_allocator
 from autograder.isolation.withhold import withhold
 
 BINARY = {name: getattr(operator, name) for name in
@@ -190,7 +191,9 @@ class StudentSide(Peer):
 
 
 def serve(sock: socket.socket) -> None:
-    """Be the student's process on this connection: a fixed seed, quiet streams, then requests until closed."""
+    """Be the student's process on this connection: an allocator whose resident size the grader can read as what
+    the code holds (autograder/isolation/resident.py), a fixed seed, quiet streams, then requests until closed."""
+    tune_allocator()
     random.seed(0)
     np.random.seed(0)
     devnull = os.open(os.devnull, os.O_RDWR)

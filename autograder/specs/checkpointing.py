@@ -6,9 +6,13 @@ call, and whether each call got the right input or upstream gradient (compared t
 projection, which allocates nothing). Four parts:
 
 - dX and the parameter gradients, against plain backprop (`Sequential.backward`) to 1e-10;
-- memory: the peak of everything allocated during the call, measured by tracemalloc (copies,
-  globals and lists of arrays all count; nothing allocated can hide), on deep stacks of equal
-  widths, against the bound for ceil(L/k) checkpoints plus one segment's k caches;
+- memory: the most the call holds at once, on deep stacks of equal widths, against the bound for
+  ceil(L/k) checkpoints plus one segment's k caches (copies, globals and lists of arrays all
+  count). A student's function in a process of its own (hidden tests) is measured from outside
+  that process: the peak of its resident memory, read by the grader at every layer call, above
+  what it held when this exercise's grading began (autograder/isolation/resident.py), so code
+  in that process cannot misreport it. One in this process (visible tests, the catalogue) is
+  measured by tracemalloc: the peak of everything allocated during the call;
 - recomputation: the number of layer forwards, at most 2L (one extra forward pass), and, on the
   deep stacks, more than L (a checkpointed backward must recompute the caches it dropped).
 
@@ -45,6 +49,10 @@ TOLERANCE = 1e-10
 SLACK_ARRAYS = 6
 # A layout other than the reference's (checkpoints at segment ends too, say) may keep a few more.
 SLACK_FACTOR = 1.25
+# Read from outside the process, memory also holds what the process adds itself: its interpreter's heap as it
+# decodes messages, each array's last page. Correct solutions measured 1.0 to 1.6 MB above their arrays.
+RESIDENT_ALLOWANCE = 2 * 2**20
+RESIDENT_OVERHEAD = 2**20  # the typical part of that, left out when a message counts layers held
 REFERENCE = references(checkpointed_backprop)
 
 
@@ -86,10 +94,12 @@ class Case:
         """Bytes of one layer's activations (the stacks that are measured have one width)."""
         return self.X.nbytes
 
-    def memory_bound(self) -> int:
+    def memory_bound(self, resident: bool = False) -> int:
+        """The most a correct solution may hold, in bytes: traced by tracemalloc, or `resident` (read from outside)."""
         kept, _ = checkpoint_plan(self.L, self.k)
         grads = sum(g.nbytes for g in self.grads.values())
-        return int((SLACK_FACTOR * kept + SLACK_ARRAYS) * self.unit) + grads + 64 * 1024
+        return int((SLACK_FACTOR * kept + SLACK_ARRAYS) * self.unit) + grads + 64 * 1024 + (
+            RESIDENT_ALLOWANCE if resident else 0)
 
 
 class _Log:
@@ -102,6 +112,7 @@ class _Log:
         self.bad_dout: dict[int, str] = {}
         self.no_input_grad: set[int] = set()
         self.peak = 0
+        self.resident = False  # peak read from outside the student's process (else tracemalloc's, in this one)
         self.changed: list[str] = []
         self.L = L
 
@@ -197,8 +208,9 @@ def make_cases(seed: int) -> list[Case]:
         L = len(layers)
         X, dout = rng.standard_normal((N, widths[0])), rng.standard_normal((N, widths[-1]))
         cases.append(Case(layers, X, dout, k_of(L), _label(L, k_of(L), N)))
-    # Deep stacks of one width, where memory and recomputation are measured.
-    for n_linear, k, width, N in ((32, 7, 16, 256), (30, 8, 16, 256)):
+    # Deep stacks of one width, where memory and recomputation are measured; each layer's activations are 128 KiB,
+    # so what a process adds itself when read from outside (RESIDENT_ALLOWANCE) is small beside plain backprop's.
+    for n_linear, k, width, N in ((32, 7, 16, 1024), (30, 8, 16, 1024)):
         layers = _stack(rng, [width] * (n_linear + 1), ["tanh", "relu"])
         L = len(layers)
         X, dout = rng.standard_normal((N, width)), rng.standard_normal((N, width)) / N
@@ -210,15 +222,17 @@ def make_cases(seed: int) -> list[Case]:
 # Running the student's function on one case
 
 
-def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe]):
-    """The function call_student calls: wraps the (copied) layers, measures the student's call."""
+def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe], resident_since: int | None):
+    """The function call_student calls: wraps the (copied) layers, measures the student's call (from outside its
+    process when it lives in one and `resident_since` was read there)."""
 
     def measured(layers: list[Layer], X: np.ndarray, dout: np.ndarray, k: int) -> Any:
         given = [InstrumentedLayer(layer, i, log, probes[0], probes[1], case.dout) for i, layer in enumerate(layers)]
         handed = list(given)
         snapshot = [{name: p.copy() for name, p in layer.params.items()} for layer in layers]
         if case.measure and hasattr(student, "call_measuring_memory"):  # it lives in the student's process
-            value, log.peak = student.call_measuring_memory(handed, X, dout, k)
+            value, log.peak, log.resident = student.call_measuring_memory(handed, X, dout, k,
+                                                                          resident_since=resident_since)
         else:
             value = _measured_call(student, (handed, X, dout, k), log) if case.measure else student(handed, X, dout, k)
         if len(handed) != len(given) or any(a is not b for a, b in zip(handed, given)):
@@ -339,17 +353,18 @@ def _grads_problem(case: Case, grads: Mapping[str, Any]) -> str | None:
 
 
 def _memory_problem(case: Case, log: _Log) -> str | None:
-    bound, unit = case.memory_bound(), case.unit
+    bound, unit = case.memory_bound(log.resident), case.unit
     if log.peak <= bound:
         return None
-    held = log.peak / unit
+    overhead = RESIDENT_OVERHEAD if log.resident else 0  # counted in layers, what the process adds is left out
+    held, bound_layers = (log.peak - overhead) / unit, (bound - overhead) / unit
     kept, _ = checkpoint_plan(case.L, case.k)
     if held >= 0.8 * case.L:
         return (f"held about {held:.0f} layers' activations at its peak, as much as plain backprop, which keeps every "
-                f"layer's (k = {case.k} needs about ceil(L/k) + k = {kept}; bound {bound / unit:.0f}): keep only each "
+                f"layer's (k = {case.k} needs about ceil(L/k) + k = {kept}; bound {bound_layers:.0f}): keep only each "
                 "segment's input in the forward pass, and drop a segment's caches once its backward is done")
     return (f"held about {held:.0f} layers' activations at its peak, more than ceil(L/k) checkpoints + k caches = {kept} "
-            f"allow (bound {bound / unit:.0f}): something besides the checkpoints and one segment's caches stays alive")
+            f"allow (bound {bound_layers:.0f}): something besides the checkpoints and one segment's caches stays alive")
 
 
 def _recompute_problem(case: Case, log: _Log) -> str | None:
@@ -372,13 +387,15 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
     """Grade namespace['checkpointed_backward']: gradients, peak memory, recomputed forwards."""
     report, failures, modified = Report(NAME, points), Failures(), []
     student = namespace[NAME]
+    # In the student's own process, memory is what it holds beyond this, read from outside it.
+    resident_since = student.resident_memory() if hasattr(student, "resident_memory") else None
     cases = make_cases(seed)
     rng = np.random.default_rng(seed + 1)
     for case in cases:
         log = _Log(case.L)
         probes = (_Probe(rng, case.inputs), _Probe(rng, case.douts))
         args = [("layers", case.layers), ("X", case.X), ("dout", case.dout), ("k", case.k)]
-        call = call_student(_run(student, case, log, probes), args, REFERENCE)
+        call = call_student(_run(student, case, log, probes, resident_since), args, REFERENCE)
         report.notes += [n for n in call.notes if n not in report.notes]
         modified += call.modified + log.changed
         if (fatal := fatal_problem(call)) is not None:
