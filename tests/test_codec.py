@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from autograder.isolation.codec import MAX_DEPTH, CodecError, decode, dumps, encode, receive, send
+from autograder.isolation.codec import BUFFERS, MAX_DEPTH, CodecError, decode, dumps, encode, receive, send
 
 NUMERIC_DTYPES = st.sampled_from([np.bool_, np.int8, np.int32, np.int64, np.uint16, np.float16, np.float32,
                                   np.float64, np.complex128])
@@ -136,3 +136,58 @@ def test_frames_cross_a_socket_and_a_closed_peer_is_an_eof():
                 receive(right)
         with pytest.raises(EOFError):
             receive(right)
+
+
+def _over_a_socket(value):
+    """`value` sent as a peer sends it, its arrays as frames after the message."""
+    buffers: list[bytes] = []
+    message = {"value": encode(value, buffers=buffers)}
+    left, right = socket.socketpair()
+    with left, right:
+        send(left, message, buffers)
+        received = receive(right)
+    return decode(received["value"], buffers=received.get(BUFFERS, ()))
+
+
+@given(values)
+def test_every_value_comes_back_exactly_with_its_arrays_in_frames_of_their_own(value):
+    assert same(_over_a_socket(value), value)
+
+
+def test_arrays_in_frames_are_not_base64_text():
+    array = np.arange(1000, dtype=np.float64)
+    buffers: list[bytes] = []
+    data = encode({"a": array, "b": [array]}, buffers=buffers)
+    assert data == {"__dict__": [["a", {"__ndarray__": 0}], ["b", [{"__ndarray__": 1}]]]} and len(buffers) == 2
+    assert len(dumps({"value": data}, buffers)) < 2 * array.nbytes + 1000  # base64 alone would be 4/3 of each
+
+
+def _raw(message: dict, frames: list[bytes]) -> bytes:
+    text = json.dumps(message).encode()
+    return b"".join([struct.pack(">Q", len(text)), text, *(struct.pack(">Q", len(f)) + f for f in frames)])
+
+
+@pytest.mark.parametrize("count", [0, -1, True, 1.0, "1", 10**9])
+def test_a_count_of_frames_that_is_not_a_positive_int_is_refused(count):
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(_raw({"reply": None, BUFFERS: count}, []))
+        with pytest.raises(CodecError):
+            receive(right)
+
+
+def test_arrays_that_name_no_frame_or_a_pickle_are_refused():
+    frames = [dumps({})[8:]]  # a frame of JSON text, not an array
+    for data in ({"__ndarray__": 1}, {"__ndarray__": -1}, {"__ndarray__": True}, {"__ndarray__": 0}):
+        with pytest.raises(CodecError):
+            decode(data, buffers=frames)
+    with pytest.raises(CodecError):
+        decode({"__ndarray__": 0}, buffers=[pickle.dumps(np.array([1.0]))])
+
+
+def test_frames_count_against_the_message_limit():
+    left, right = socket.socketpair()
+    with left, right:
+        left.sendall(_raw({"reply": None, BUFFERS: 2}, [b"x" * 600, b"y" * 600]))
+        with pytest.raises(CodecError):
+            receive(right, limit=1000)

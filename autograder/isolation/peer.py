@@ -120,17 +120,20 @@ class Peer:
     def proxy(self, handle: str) -> Any:
         raise NotImplementedError
 
-    def encode(self, value: Any) -> Any:
-        return codec.encode(value, handle=self.export)
+    def encode(self, value: Any, buffers: list[bytes]) -> Any:
+        """`value` as message data; its arrays' bytes go to `buffers`, sent after the message."""
+        return codec.encode(value, handle=self.export, buffers=buffers)
 
-    def decode(self, data: Any) -> Any:
-        return codec.decode(data, resolve=self.resolve)
+    def decode(self, data: Any, message: dict) -> Any:
+        """Data of `message` (a message received) as values, its arrays read from the frames that came with it."""
+        buffers = message.get(codec.BUFFERS, ())
+        return codec.decode(data, resolve=self.resolve, buffers=buffers if isinstance(buffers, list) else ())
 
     # ---- messages ----------------------------------------------------------------------------
 
-    def _send(self, message: dict) -> None:
+    def _send(self, message: dict, buffers: list[bytes]) -> None:
         try:
-            codec.send(self.sock, message)
+            codec.send(self.sock, message, buffers)
         except OSError as error:
             raise PeerStopped(f"the connection broke ({error})") from None
 
@@ -151,12 +154,13 @@ class Peer:
 
     def request(self, op: str, **fields: Any) -> Any:
         """Ask the other side to do `op`; answer its requests meanwhile; return its reply, decoded."""
-        self._send({"op": op, **{name: self.encode(value) for name, value in fields.items()}})
+        buffers: list[bytes] = []
+        self._send({"op": op, **{name: self.encode(value, buffers) for name, value in fields.items()}}, buffers)
         while True:
             message = self._receive()
             if "reply" in message:
                 try:
-                    return self.decode(message["reply"])
+                    return self.decode(message["reply"], message)
                 except codec.CodecError as error:
                     raise PeerStopped(f"a reply that is not a value ({error})") from None
             if "raise" in message:
@@ -170,19 +174,21 @@ class Peer:
         """Do what one request asks and send the reply (or the exception, as one line)."""
         op = message.get("op")
         method: Callable[..., Any] | None = getattr(self, f"op_{op}", None) if isinstance(op, str) else None
+        buffers: list[bytes] = []
         try:
             if method is None:
                 raise codec.CodecError(f"no operation {op!r}")
-            fields = {name: self.decode(value) for name, value in message.items() if name != "op"}
+            fields = {name: self.decode(value, message) for name, value in message.items()
+                      if name not in ("op", codec.BUFFERS)}
             result = method(**fields)
-            reply = {"reply": self.encode(result)}
+            reply = {"reply": self.encode(result, buffers)}
         except GradingStopped:
             raise
         except RemoteError as error:
-            reply = {"raise": error.description}
+            reply, buffers = {"raise": error.description}, []
         except BaseException as error:  # noqa: BLE001 - whatever the code did, the other side gets one line
-            reply = {"raise": self.describe(error)}
-        self._send(reply)
+            reply, buffers = {"raise": self.describe(error)}, []
+        self._send(reply, buffers)
 
     def on_note(self, note: Any) -> None:
         """The other side tells something that needs no reply (see GraderSide): ignored unless a side knows it."""

@@ -193,8 +193,9 @@ def _label(L: int, k: int, N: int, extra: str = "") -> str:
     return f"L = {L} layer{'s' if L > 1 else ''}, k = {k}{note}, N = {N}{extra}"
 
 
-def make_cases(seed: int) -> list[Case]:
-    """Gradient cases (several depths, k = 1, k = L, k not dividing L, N = 1, non-square), then two deep stacks."""
+def make_cases(seed: int, resident: bool = False) -> list[Case]:
+    """Gradient cases (several depths, k = 1, k = L, k not dividing L, N = 1, non-square), then two deep stacks, with
+    larger batches when memory is read from outside the student's process (`resident`)."""
     rng = np.random.default_rng(seed)
     cases = []
     acts = ["tanh", "relu", "sigmoid"]
@@ -208,9 +209,11 @@ def make_cases(seed: int) -> list[Case]:
         L = len(layers)
         X, dout = rng.standard_normal((N, widths[0])), rng.standard_normal((N, widths[-1]))
         cases.append(Case(layers, X, dout, k_of(L), _label(L, k_of(L), N)))
-    # Deep stacks of one width, where memory and recomputation are measured; each layer's activations are 128 KiB,
-    # so what a process adds itself when read from outside (RESIDENT_ALLOWANCE) is small beside plain backprop's.
-    for n_linear, k, width, N in ((32, 7, 16, 1024), (30, 8, 16, 1024)):
+    # Deep stacks of one width, where memory and recomputation are measured. Traced, each layer's activations are
+    # 32 KiB; read from outside, 128 KiB, so what the process adds itself (RESIDENT_ALLOWANCE) is small beside
+    # plain backprop's. (Larger in this process would only slow a quadratic recomputation down.)
+    N = 1024 if resident else 256
+    for n_linear, k, width in ((32, 7, 16), (30, 8, 16)):
         layers = _stack(rng, [width] * (n_linear + 1), ["tanh", "relu"])
         L = len(layers)
         X, dout = rng.standard_normal((N, width)), rng.standard_normal((N, width)) / N
@@ -389,7 +392,7 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
     student = namespace[NAME]
     # In the student's own process, memory is what it holds beyond this, read from outside it.
     resident_since = student.resident_memory() if hasattr(student, "resident_memory") else None
-    cases = make_cases(seed)
+    cases = make_cases(seed, resident=resident_since is not None)
     rng = np.random.default_rng(seed + 1)
     for case in cases:
         log = _Log(case.L)
