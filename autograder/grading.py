@@ -74,6 +74,8 @@ def _reference_code() -> dict[str, dict[CodeType, str]]:
 
 
 REFERENCE_CODE = _reference_code()
+# Exercises whose memory is measured: their student's process is tuned first (autograder/isolation/resident.py).
+MEASURES_MEMORY = frozenset({checkpointing.NAME})
 
 GRADERS: dict[str, Grader] = {name: _layer_grader(name) for name in layer_specs.SPECS} | {
     name: _function_grader(spec) for specs in FUNCTION_SPECS for name, spec in specs.items()

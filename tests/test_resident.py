@@ -20,6 +20,7 @@ from autograder.catalogue.checkpointing import VARIANTS
 from autograder.catalogue import verdict_problems
 from autograder.catalogue.checkpointing import ITERATIVE, PLAIN_WITH_A_SPARE_FORWARD
 from autograder.grading import REFERENCE_CODE, report_for
+from autograder.isolation.peer import RemoteError
 from autograder.isolation.remote import RemoteFunction, StudentProcess
 from autograder.isolation.resident import resident_bytes
 from autograder.report import Report
@@ -53,6 +54,7 @@ ATTACKS = {
 
 def _graded(tmp_path: Path, code: str, seed: int = 1) -> Report:
     with StudentProcess.start(tmp_path) as student:
+        assert student.tune_allocator()
         assert student.withhold(GATED) > 0
         assert student.run([("answer", "import numpy as np\n" + code)], 60) == []
         student.peer.withheld = set(keys_of(REFERENCE_CODE[NAME]))
@@ -86,6 +88,14 @@ def test_the_tuned_allocator_gives_back_what_is_freed():
     grew, left = map(int, subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                                          check=True).stdout.split())
     assert grew >= 400 * 32 * 1024 and left < grew / 10, (grew, left)
+
+
+def test_the_allocator_is_tuned_only_before_the_students_code_runs(tmp_path):
+    with StudentProcess.start(tmp_path) as student:
+        assert student.peer.pid is None  # untuned: the process would report its memory itself
+        assert student.run([("answer", "x = 1\n")], 10) == []
+        with pytest.raises(RemoteError, match="before the student's code runs"):
+            student.tune_allocator()
 
 
 def test_checkpointing_earns_the_memory_part_measured_from_outside(tmp_path):

@@ -50,7 +50,7 @@ class GraderSide(Peer):
         self.withheld: set[CodeKey] = set()
         self.withheld_runs: list[str] = []  # the withheld references that ran, in order
         self.reference_runs: Counter[CodeKey] = Counter()  # the other gated references that ran, by key
-        self.pid: int | None = None  # the student's process, whose memory the grader reads from outside
+        self.pid: int | None = None  # the student's process once its allocator is tuned: its memory is read from here
         self.resident: ResidentPeak | None = None  # while a measured call runs: its peak, sampled at each callback
 
     def on_note(self, note: Any) -> None:
@@ -335,7 +335,7 @@ class StudentProcess:
 
     def __init__(self, sock: socket.socket, pid: int, stop: Callable[[], None]) -> None:
         self.peer = GraderSide(sock)
-        self.pid = self.peer.pid = pid
+        self.pid = pid
         self._stop = stop
 
     @classmethod
@@ -403,6 +403,14 @@ class StudentProcess:
             self.peer.sock.close()
         finally:
             self._stop()
+
+    def tune_allocator(self) -> bool:
+        """Before its code runs, for an exercise whose memory is measured: set the process's allocator so that its
+        resident size, read from here, follows what the code holds. True if it took (glibc); only then is memory
+        read from outside the process (else the process reports it itself)."""
+        tuned = bool(self.peer.request("tune_allocator"))
+        self.peer.pid = self.pid if tuned else None
+        return tuned
 
     def withhold(self, references: Mapping[CodeKey, str]) -> int:
         """Gate these reference functions in the student's process, before its code runs: each tells the grader when

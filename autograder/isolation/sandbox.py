@@ -123,6 +123,14 @@ class StudentSide(Peer):
         self.gated = withhold([tuple(key) for key in keys], self.sock)
         return len(self.gated)
 
+    def op_tune_allocator(self) -> bool:
+        """Give large allocations pages of their own, so that the grader can read this process's resident size as
+        what the code holds (autograder/isolation/resident.py): before any student code runs (and before the gate,
+        which refuses ctypes). Returns whether the C library took the settings."""
+        if self.gated or self.cell_number:
+            raise PermissionError("the allocator is tuned before the student's code runs")
+        return tune_allocator()
+
     def op_lookup(self, name: str) -> Any:
         if name not in self.namespace:
             return {"missing": True}
@@ -191,9 +199,7 @@ class StudentSide(Peer):
 
 
 def serve(sock: socket.socket) -> None:
-    """Be the student's process on this connection: an allocator whose resident size the grader can read as what
-    the code holds (autograder/isolation/resident.py), a fixed seed, quiet streams, then requests until closed."""
-    tune_allocator()
+    """Be the student's process on this connection: a fixed seed, quiet streams, then requests until closed."""
     random.seed(0)
     np.random.seed(0)
     devnull = os.open(os.devnull, os.O_RDWR)

@@ -134,7 +134,7 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
     A test that runs out of time (its own `test_seconds`, or the submission's deadline) or ends the
     process scores 0 and says so; the next test gets a fresh process, which runs the program again."""
     from autograder.calling import keys_of
-    from autograder.grading import REFERENCE_CODE, report_for
+    from autograder.grading import MEASURES_MEMORY, REFERENCE_CODE, report_for
     from autograder.isolation.remote import StudentProcess
 
     references = {test.name: keys_of(REFERENCE_CODE.get(test.name, {})) for test in tests}
@@ -157,6 +157,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                 if student is None:
                     student, ran, errors = StudentProcess.start(cwd, memory_mb, int(left) + 5, via), 0, []
                     student.peer.deadline = time.monotonic() + min(left, test_seconds)
+                    if any(t.name in MEASURES_MEMORY for t in tests):
+                        student.tune_allocator()
                     student.withhold(gated)
                 upto = places.get(test.grade_id, len(program))
                 if upto > ran:
