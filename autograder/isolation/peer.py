@@ -126,8 +126,7 @@ class Peer:
 
     def decode(self, data: Any, message: dict) -> Any:
         """Data of `message` (a message received) as values, its arrays read from the frames that came with it."""
-        buffers = message.get(codec.BUFFERS, ())
-        return codec.decode(data, resolve=self.resolve, buffers=buffers if isinstance(buffers, list) else ())
+        return codec.decode(data, resolve=self.resolve, buffers=message.get(codec.BUFFERS, ()))
 
     # ---- messages ----------------------------------------------------------------------------
 

@@ -215,7 +215,7 @@ class RemoteFunction(RemoteObject):
         the grader lent it, and its return), so resident is True. Otherwise the process reports the most its objects
         held (tracemalloc), code that the student's could rewrite there, and resident is False."""
         peer = self._peer
-        if resident_since is not None and peer.pid is not None and resident_bytes(peer.pid) is not None:
+        if resident_since is not None and peer.pid is not None:  # resident_since was read there: it is readable
             meter = peer.resident = ResidentPeak(peer.pid)
             try:
                 call, reply = _call_there(self, list(args), {}, raising=False)

@@ -10,8 +10,8 @@ Two settings make that count follow what the code holds (`tune_allocator`, calle
 process before any of its code runs, for an exercise whose memory is measured): NumPy arrays of
 16 KiB and more get pages of their own, given back when the array is freed, and the heap is
 trimmed, so memory freed earlier and reused does not hide what is held now. (Elsewhere they would
-slow code that makes many such arrays: chapter 3's training took 0.6 s more to grade.) The student's code cannot undo them (ctypes is refused
-there: autograder/isolation/withhold.py).
+slow code that makes many such arrays: chapter 3's training took 0.6 s more to grade.) The
+student's code cannot undo them (ctypes is refused there: autograder/isolation/withhold.py).
 """
 from __future__ import annotations
 

@@ -139,6 +139,7 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
 
     references = {test.name: keys_of(REFERENCE_CODE.get(test.name, {})) for test in tests}
     gated = {key: name for keys in references.values() for key, name in keys.items()}
+    measures_memory = any(test.name in MEASURES_MEMORY for test in tests)
 
     results: dict[str, Result] = {}
     student = None
@@ -157,7 +158,7 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                 if student is None:
                     student, ran, errors = StudentProcess.start(cwd, memory_mb, int(left) + 5, via), 0, []
                     student.peer.deadline = time.monotonic() + min(left, test_seconds)
-                    if any(t.name in MEASURES_MEMORY for t in tests):
+                    if measures_memory:
                         student.tune_allocator()
                     student.withhold(gated)
                 upto = places.get(test.grade_id, len(program))
