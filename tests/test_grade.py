@@ -282,3 +282,30 @@ def test_the_scratch_copy_holds_the_chapter_data_but_no_source_notebook(graded, 
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert files == ["gradebook.db", "nbgrader_config.py", f"source/{CHAPTER}/data/toy.csv",
                      f"submitted/alice_correct/{CHAPTER}/{CHAPTER}.ipynb"]
+
+
+def test_the_kernels_report_sums_what_every_ended_kernel_had_refused(tmp_path: Path):
+    """Two kernels started and ended (one counted nothing: no cgroup), a line that is not ours: the sum of
+    the counts. A kernel that never ends is waited for only up to the wait."""
+    import threading
+    import time
+
+    from autograder.pipeline.grade import _refused_tasks
+
+    report = tmp_path / "kernels.jsonl"
+    assert _refused_tasks(report, wait=0.1) == 0  # no kernel started
+    report.write_text('{"kernel": 11}\n{"kernel": 12}\nnot json\n{"ended": 11, "refused": 7}\n')
+
+    def ends_later():
+        time.sleep(0.3)
+        with open(report, "a") as handle:
+            handle.write('{"ended": 12, "refused": null}\n{"ended": 99, "refused": 5}\n')
+
+    writer = threading.Thread(target=ends_later)
+    writer.start()
+    assert _refused_tasks(report, wait=10) == 12  # waited for kernel 12; 99, whose start was not noted, still counts
+    writer.join()
+    report.write_text('{"kernel": 11}\n{"kernel": 13}\n{"ended": 11, "refused": 3}\n')
+    started = time.monotonic()
+    assert _refused_tasks(report, wait=0.5) == 3
+    assert 0.5 <= time.monotonic() - started < 5

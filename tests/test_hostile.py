@@ -20,6 +20,7 @@ import nbformat
 import pytest
 
 from autograder.isolation.jail import FIRST_UID, POOL_SIZE
+from autograder.isolation.task_groups import TaskGroups
 from autograder.pipeline.grade import Limits, grade, isolation_problem
 from autograder.pipeline.release import released_copy
 from test_release import REPO, project_environment  # noqa: F401 - fixture
@@ -55,7 +56,10 @@ STUDENTS = ["honest_solution", "patches_numpy", "patches_builtins", "patches_the
             *[f"calls_the_reference_{how}" for how in HIDDEN_CALLS]]
 # Attacks that only a jail stops (autograder/isolation/jail.py: Linux, as root). Without one, reading the course
 # by its path would succeed and a kill(-1) would reach the grader itself, so these are not run there.
-JAILED = ["reads_the_course", "forks_without_end", "signals_everything", "leaves_a_daemon", "swaps_its_notebook_for_a_link"]
+JAILED = ["reads_the_course", "forks_without_end", "signals_everything", "leaves_a_daemon", "swaps_its_notebook_for_a_link",
+          "forks_silently", "starts_threads_silently"]
+# Attacks that leave no error behind: only a cap that counts what it refused (a pids cgroup) sees them.
+COUNTED = ["forks_silently", "starts_threads_silently"]
 
 
 def _added(nb: dict, code: str, after: str | None = None) -> dict:
@@ -142,6 +146,24 @@ except OSError as error:
     print("forks refused after", children, "children:", error.strerror)
     raise
 """
+FORKS_SILENTLY = """import os, time
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(600)
+            os._exit(0)
+    except OSError:
+        pass
+print("nothing to see here")
+"""
+THREADS_SILENTLY = """import threading, time
+for _ in range(200):
+    try:
+        threading.Thread(target=time.sleep, args=(600,), daemon=True).start()
+    except RuntimeError:
+        pass
+print("nothing to see here")
+"""
 SIGNALS = """import os, signal
 os.kill(-1, signal.SIGKILL)  # every process this uid may signal, but the caller
 for target in (os.getppid(), 1):
@@ -193,6 +215,9 @@ def attacks(source: dict, student: dict, root: Path) -> dict[str, tuple[dict, fl
         "reads_the_course": (_added(source, READS.replace("{PATHS}", repr(secrets)).replace("{WRITE!r}", repr(str(root / "mine.txt")))),
                              10.0, "graded", "sigmoid: 2 / 2 points"),
         "forks_without_end": (_added(source, _only_in_a_jail(FORKS)), 10.0, "process limit", "sigmoid: 2 / 2 points"),
+        "forks_silently": (_added(source, _only_in_a_jail(FORKS_SILENTLY)), 10.0, "process limit", "sigmoid: 2 / 2 points"),
+        "starts_threads_silently": (_added(source, _only_in_a_jail(THREADS_SILENTLY)), 10.0, "process limit",
+                                    "sigmoid: 2 / 2 points"),
         "signals_everything": (_added(source, _only_in_a_jail(SIGNALS), after=last), 10.0, "graded", "sigmoid: 2 / 2 points"),
         "leaves_a_daemon": (_added(source, _only_in_a_jail(DAEMON)), 10.0, "graded", "sigmoid: 2 / 2 points"),
         "swaps_its_notebook_for_a_link": (_added(source, _only_in_a_jail(SWAPS.replace("{TARGET!r}", repr(str(root / "gradebook.db")))
@@ -265,7 +290,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     source = json.loads((root / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     student = json.loads((root / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     cases = {name: case for name, case in attacks(source, student, root).items()
-             if name not in JAILED or isolation_problem() is None}
+             if (name not in JAILED or isolation_problem() is None) and (name not in COUNTED or _counts_refused_tasks())}
     for name, (nb, *_) in cases.items():
         folder = root / "submitted" / name / CHAPTER
         folder.mkdir(parents=True)
@@ -300,10 +325,16 @@ def _needs_a_jail() -> None:
         pytest.skip(f"no jail on this machine ({isolation_problem()}): these attacks would succeed here")
 
 
+def _counts_refused_tasks() -> bool:
+    return isolation_problem() is None and TaskGroups.here(LIMITS.processes) is not None
+
+
 @pytest.mark.parametrize("student", STUDENTS + JAILED)
 def test_an_attack_earns_nothing_it_did_not_write(graded, student):
     if student in JAILED:
         _needs_a_jail()
+    if student in COUNTED and not _counts_refused_tasks():
+        pytest.skip("no pids cgroup here: a cap that refuses silently is not seen")
     root, cases, outcomes = graded
     _, score, status, phrase = cases[student]
     outcome = outcomes[student]
@@ -342,6 +373,21 @@ def test_a_kernel_cannot_start_processes_without_end(graded):
     outcome = outcomes["forks_without_end"]
     assert outcome.status == "process limit", outcome
     assert "processes and threads" in outcome.detail, outcome
+
+
+@pytest.mark.parametrize("student", COUNTED)
+def test_a_cap_that_was_hit_silently_is_still_named(student, graded):
+    """Forks or threads refused at the cap and caught without a word: the cell ends normally, and the status
+    still names the limit, with how many the cap refused (counted by the kernel's pids cgroup)."""
+    if not _counts_refused_tasks():
+        pytest.skip("no pids cgroup here: a cap that refuses silently is not seen")
+    root, _, outcomes = graded
+    outcome = outcomes[student]
+    assert "nothing to see here" in _printed(root, student)
+    assert outcome.status == "process limit", outcome
+    refused = int(outcome.detail.split(": ")[1].split()[0])
+    assert LIMITS.processes // 2 < refused <= 200, outcome  # 200 tries, and the cap of 64 allows fewer than that
+
 
 
 def test_nothing_a_student_started_outlives_the_grading(graded):

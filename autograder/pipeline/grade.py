@@ -129,12 +129,14 @@ def _kernel_limit_args(limits: Limits) -> list[str]:
     return ["--memory-mb", str(limits.memory_mb), "--cpu-s", str(int(limits.seconds) + 10)]
 
 
-def _install_limited_kernel(data_dir: Path, limits: Limits, server: str = "") -> None:
-    """The kernelspec nbgrader starts: the limited kernel, from the kernel server when there is one."""
+def _install_limited_kernel(data_dir: Path, limits: Limits, server: str = "", report: Path | None = None) -> None:
+    """The kernelspec nbgrader starts: the limited kernel, from the kernel server when there is one (its
+    stand-in then adds to `report` what the kernel's process cap refused)."""
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits),
-            *(["--via", server] if server else []), "--", "-f", "{connection_file}",
+            *(["--via", server, *(["--report", str(report)] if report else [])] if server else []),
+            "--", "-f", "{connection_file}",
             *([] if limits.figures else [NO_FIGURES])]
     (spec_dir / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3 (graded)", "language": "python"}))
 
@@ -238,7 +240,8 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                            "JUPYTER_DATA_DIR": str(scratch / ".jupyter/data"),
                            "JUPYTER_RUNTIME_DIR": str(scratch / ".jupyter/runtime"),
                            "IPYTHONDIR": str(scratch / ".jupyter/ipython"), "MPLBACKEND": "Agg"})
-        _install_limited_kernel(scratch / ".jupyter/data", limits, server)
+        kernels_report = scratch / "kernels.jsonl"  # outside the kernel's jail
+        _install_limited_kernel(scratch / ".jupyter/data", limits, server, kernels_report)
         _scratch_course(Path(root), chapter, student, Path(gradebook), scratch)
         submitted = scratch / "submitted" / student / chapter / f"{chapter}.ipynb"
         restored, result["repairs"] = _restore_structure(submitted, material.release)
@@ -254,6 +257,10 @@ def _worker(conn: Connection, root: str, chapter: str, student: str, gradebook: 
                               f"processes and threads, so its kernel could not go on ({cause})")
             else:
                 result.update(status="kernel died", detail="the notebook could not be run to the end: " + cause)
+        refused = _refused_tasks(kernels_report)
+        if refused and result["status"] == "graded":  # a fork bomb that caught its errors
+            result.update(status="process limit", detail=f"your code reached the cap of {limits.processes} processes "
+                          f"and threads: {refused} fork(s) or thread(s) were refused")
         graded = sorted((scratch / "autograded" / student / chapter).glob("*.ipynb"))
         if not graded and scores:  # nothing executed: the submission as handed in, with the hidden tests' results
             graded = [submitted]
@@ -387,6 +394,30 @@ def _prepare_workers() -> None:
 
     KernelProvisionerFactory.instance()  # reads every installed package's entry points: once, here
 
+
+
+def _refused_tasks(report: Path, wait: float = 10.0) -> int:
+    """The forks and threads the kernels' process caps refused, from the kernels' report (limited_kernel.py):
+    it waits up to `wait` seconds for the server to note the end of every kernel the stand-ins started."""
+    deadline = time.monotonic() + wait
+    while True:
+        started, refused = set(), {}
+        try:
+            lines = report.read_text().splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                note = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(note.get("kernel"), int):
+                started.add(note["kernel"])
+            elif isinstance(note.get("ended"), int):
+                refused[note["ended"]] = note.get("refused") if isinstance(note.get("refused"), int) else 0
+        if started <= refused.keys() or time.monotonic() > deadline:
+            return sum(refused.values())
+        time.sleep(0.05)
 
 
 def _status_of(notebooks: dict[str, str], outcome: Outcome) -> None:

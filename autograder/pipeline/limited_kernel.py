@@ -15,11 +15,13 @@ the grader started it, never taken from a request), and a child holds nothing bu
 (the server is started fresh with exec, so nothing of the grader, the gradebook or the hidden
 tests is in its memory).
 
-`python limited_kernel.py --via SOCKET --memory-mb M --cpu-s C -- ARGS` (the
+`python limited_kernel.py --via SOCKET --memory-mb M --cpu-s C [--report FILE] -- ARGS` (the
 kernel's stand-in): what the kernelspec runs when a server is up. It asks the server for a kernel
 with its own standard streams, working folder, environment and ARGS, then stands in for it:
 the signals Jupyter sends it (interrupt, terminate) go to the kernel, and it exits when the kernel
-exits, with its status. If it is killed, the server kills the kernel. If the server cannot be
+exits, with its status. With FILE (which the jailed kernel cannot see), it notes there the kernel it
+got, and the server notes when that kernel has ended how many forks and threads its process cap
+refused, where it counts them (the server, because Jupyter may kill the stand-in first). If it is killed, the server kills the kernel. If the server cannot be
 reached or gives no kernel, it exits with an error: it never starts one the plain way, which
 would be outside the jail the server puts kernels in. It imports nothing but the standard library.
 
@@ -98,7 +100,7 @@ def _stand_in(args: argparse.Namespace) -> None:
     try:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         conn.connect(args.via)
-        request = {"argv": rest, "cwd": os.getcwd(), "env": dict(os.environ)}
+        request = {"argv": rest, "cwd": os.getcwd(), "env": dict(os.environ), "report": args.report}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         replies = conn.makefile("rb")
         reply = read_message(replies)
@@ -108,6 +110,7 @@ def _stand_in(args: argparse.Namespace) -> None:
         print(f"limited_kernel: no kernel: {error}", file=sys.stderr)
         os._exit(1)
     pid = reply["pid"]
+    report(args.report, {"kernel": pid})
 
     def forward(signum, _frame):
         try:
@@ -228,6 +231,19 @@ def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=
             os._exit(code)
 
 
+def report(path: str, line: dict) -> None:
+    """Add `line` to the kernels' report at `path`, when there is one: {"kernel": pid} from the stand-in once
+    the kernel started, {"ended": pid, "refused": n} from the server once it was reaped (n is None when the
+    cap counts nothing)."""
+    if not path:
+        return
+    try:
+        with open(path, "a") as handle:
+            handle.write(json.dumps(line) + "\n")
+    except OSError as error:
+        print(f"limited_kernel: could not write {path}: {error}", file=sys.stderr)
+
+
 def _serve(args: argparse.Namespace) -> None:
     """Preload, then fork a limited kernel for each request until stdin closes (the grader is gone)."""
     import importlib
@@ -254,7 +270,8 @@ def _serve(args: argparse.Namespace) -> None:
     if args.processes:  # every kernel and student process in a jail of its own, as a uid of its own
         from autograder.isolation.jail import Jail, UidPool, adopt_orphans
 
-        jail, uids = Jail.for_course(Path(args.jail_root), args.processes), UidPool()
+        jail = Jail.for_course(Path(args.jail_root), args.processes)
+        uids = UidPool(tasks=jail.tasks)
         adopt_orphans()
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -269,6 +286,7 @@ def _serve(args: argparse.Namespace) -> None:
     selector.register(wake_r, selectors.EVENT_READ, "child")
     selector.register(sys.stdin.fileno(), selectors.EVENT_READ, "parent")
     kernels: dict[int, socket.socket] = {}  # pid -> the stand-in's connection
+    reports: dict[int, str] = {}  # pid -> the file its stand-in asked to be told what the cap refused
     by_conn: dict[socket.socket, int] = {}
 
     def end_kernel(pid: int) -> None:
@@ -277,9 +295,10 @@ def _serve(args: argparse.Namespace) -> None:
         except OSError:
             pass
 
-    def ended(pid: int) -> None:  # reaped: nothing it started may outlive it, in its session or out of it
-        if uids is not None:
-            uids.release(pid)
+    def ended(pid: int) -> int | None:
+        """Reaped: nothing it started may outlive it, in its session or out of it. The forks and threads its
+        cap refused, when they are counted."""
+        return uids.release(pid) if uids is not None else None
 
     try:
         while True:
@@ -302,6 +321,8 @@ def _serve(args: argparse.Namespace) -> None:
                             pid = seen.si_pid
                             end_kernel(pid)
                             _, status = os.waitpid(pid, 0)
+                            refused = ended(pid)
+                            report(reports.pop(pid, ""), {"ended": pid, "refused": refused})
                             conn = kernels.pop(pid, None)
                             if conn is not None:
                                 by_conn.pop(conn, None)
@@ -311,7 +332,6 @@ def _serve(args: argparse.Namespace) -> None:
                                     pass
                                 selector.unregister(conn)
                                 conn.close()
-                            ended(pid)
                     elif key.data == "listen":
                         conn, _ = listener.accept()
                         try:
@@ -340,6 +360,8 @@ def _serve(args: argparse.Namespace) -> None:
                         for fd in fds:
                             os.close(fd)
                         kernels[pid] = conn
+                        if isinstance(request.get("report"), str):
+                            reports[pid] = request["report"]
                         by_conn[conn] = pid
                         selector.register(conn, selectors.EVENT_READ, "kernel")
                         try:
@@ -378,6 +400,8 @@ def main() -> None:
     parser.add_argument("--serve", default="", metavar="SOCKET", help="be the kernel server, listening on SOCKET")
     parser.add_argument("--preload", default="", metavar="MODULES", help="server: modules to import once, comma-separated")
     parser.add_argument("--via", default="", metavar="SOCKET", help="get the kernel from the server at SOCKET")
+    parser.add_argument("--report", default="", metavar="FILE",
+                        help="stand-in: the server adds a line to FILE with the forks and threads the kernel's cap refused")
     parser.add_argument("--processes", type=int, default=0, metavar="N",
                         help="server: jail each kernel as a uid of its own with at most N processes and threads")
     parser.add_argument("--jail-root", default="", metavar="FOLDER", help="server: an empty folder to build jails on")
