@@ -20,7 +20,7 @@ import nbformat
 import pytest
 
 from autograder.isolation.jail import FIRST_UID, POOL_SIZE
-from autograder.isolation.task_groups import TaskGroups
+from autograder.isolation.cgroups import UidCgroups
 from autograder.pipeline.grade import Limits, grade, isolation_problem
 from autograder.pipeline.release import released_copy
 from test_release import REPO, project_environment  # noqa: F401 - fixture
@@ -326,7 +326,7 @@ def _needs_a_jail() -> None:
 
 
 def _counts_refused_tasks() -> bool:
-    return isolation_problem() is None and TaskGroups.here(LIMITS.processes) is not None
+    return isolation_problem() is None and UidCgroups.here(LIMITS.processes) is not None
 
 
 @pytest.mark.parametrize("student", STUDENTS + JAILED)

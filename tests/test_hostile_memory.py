@@ -18,7 +18,7 @@ from autograder.pipeline.grade import Limits, grade
 from autograder.pipeline.release import released_copy
 from test_hostile import _answer, _feedback, _solved
 from test_release import REPO, project_environment  # noqa: F401 - fixture
-from test_resident import ATTACKS
+from test_resident import ATTACKS, ELSEWHERE, has_memory_cgroups
 
 pytestmark = pytest.mark.skipif(resident_bytes(os.getpid()) is None, reason="no /proc/<pid>/statm on this system")
 
@@ -32,7 +32,7 @@ PLAIN_BACKPROP = "as much as plain backprop"
 
 
 def _key(label: str) -> str:
-    return label.replace(" ", "_").replace("'", "")
+    return label.replace(" ", "_").replace("'", "").replace("/", "")
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     student = json.loads((root / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
     cases = {"honest_solution": _solved(source, student),
              "plain_backprop_with_a_spare_forward": _answer(student, ANSWER, PLAIN_WITH_A_SPARE_FORWARD),
-             **{_key(label): _answer(student, ANSWER, code) for label, code in ATTACKS.items()}}
+             **{_key(label): _answer(student, ANSWER, code) for label, code in ATTACKS.items()},
+             **{_key(label): _answer(student, ANSWER, code) for label, code in ELSEWHERE.items()}}
     for name, nb in cases.items():
         folder = root / "submitted" / name / CHAPTER
         folder.mkdir(parents=True)
@@ -59,6 +60,17 @@ def test_checkpointing_earns_every_point(graded):
 
 @pytest.mark.parametrize("student", ["plain_backprop_with_a_spare_forward", *map(_key, ATTACKS)])
 def test_hiding_memory_from_its_own_process_earns_nothing(graded, student):
+    root, outcomes = graded
+    outcome = outcomes[student]
+    assert (outcome.score, outcome.status) == (WITHOUT_MEMORY, "graded"), outcome
+    assert PLAIN_BACKPROP in _feedback(root, student, CHAPTER)
+
+
+@pytest.mark.parametrize("student", [_key(label) for label in ELSEWHERE])
+def test_caches_kept_in_files_earn_nothing_in_a_jail(graded, student):
+    """Caches in the working folder's files or in /tmp: charged to the process's memory cgroup, so they count."""
+    if not has_memory_cgroups():
+        pytest.skip("no jail with a memory cgroup here: caches in files are not counted (see the README)")
     root, outcomes = graded
     outcome = outcomes[student]
     assert (outcome.score, outcome.status) == (WITHOUT_MEMORY, "graded"), outcome

@@ -22,7 +22,9 @@ from autograder.catalogue.checkpointing import ITERATIVE, PLAIN_WITH_A_SPARE_FOR
 from autograder.grading import REFERENCE_CODE, report_for
 from autograder.isolation.peer import RemoteError
 from autograder.isolation.remote import RemoteFunction, StudentProcess
-from autograder.isolation.resident import resident_bytes
+from autograder.isolation.cgroups import UidCgroups
+from autograder.isolation.resident import GroupMeter, ResidentMeter, resident_bytes
+from autograder.pipeline.grade import Limits, _kernel_server_ready, _start_kernel_server, _stop_kernel_server, isolation_problem
 from autograder.report import Report
 
 pytestmark = pytest.mark.skipif(resident_bytes(os.getpid()) is None, reason="no /proc/<pid>/statm on this system")
@@ -50,11 +52,38 @@ ATTACKS = {
         "        return held\n"
         "    return value\n\n" + PLAIN_WITH_A_SPARE_FORWARD.replace("caches.append(cache)", "caches.append(stash(cache))")),
 }
+# Plain backprop's caches kept out of its process's resident pages: in files (the page cache holds them) or in
+# /tmp (a tmpfs in the jail). Only the memory cgroup the jail puts the process in sees them. (A helper process to
+# hold them cannot be had: forks are refused in the student's process.)
+STASHED = PLAIN_WITH_A_SPARE_FORWARD.replace("caches.append(cache)", "caches.append(stash(cache))").replace(
+    "caches[i])", "unstash(caches[i]))")
+IN_FILES = (
+    "import os, tempfile\nimport numpy as np\n\n"
+    "def stash(value):\n"
+    "    if isinstance(value, tuple):\n"
+    "        return tuple(stash(v) for v in value)\n"
+    "    if isinstance(value, np.ndarray) and value.size:\n"
+    "        handle, path = tempfile.mkstemp(dir=FOLDER)\n"
+    "        os.close(handle)\n"
+    "        value.tofile(path)\n"
+    "        return ('file', path, value.dtype.str, value.shape)\n"
+    "    return value\n\n"
+    "def unstash(value):\n"
+    "    if isinstance(value, tuple) and len(value) == 4 and value[0] == 'file':\n"
+    "        return np.fromfile(value[1], dtype=value[2]).reshape(value[3])\n"
+    "    if isinstance(value, tuple):\n"
+    "        return tuple(unstash(v) for v in value)\n"
+    "    return value\n\n" + STASHED)
+ELSEWHERE = {
+    "keeps its caches in files": "import os\nFOLDER = os.getcwd()\n" + IN_FILES,
+    "keeps its caches in /tmp": "import tempfile\nFOLDER = tempfile.gettempdir()\n" + IN_FILES,
+}
 
 
-def _graded(tmp_path: Path, code: str, seed: int = 1) -> Report:
-    with StudentProcess.start(tmp_path) as student:
+def _graded(tmp_path: Path, code: str, seed: int = 1, via: str = "") -> Report:
+    with StudentProcess.start(tmp_path, via=via, fresh=bool(via)) as student:
         assert student.tune_allocator()
+        assert isinstance(student.peer.meter, GroupMeter if via else ResidentMeter)
         assert student.withhold(GATED) > 0
         assert student.run([("answer", "import numpy as np\n" + code)], 60) == []
         student.peer.withheld = set(keys_of(REFERENCE_CODE[NAME]))
@@ -92,7 +121,7 @@ def test_the_tuned_allocator_gives_back_what_is_freed():
 
 def test_the_allocator_is_tuned_only_before_the_students_code_runs(tmp_path):
     with StudentProcess.start(tmp_path) as student:
-        assert student.peer.pid is None  # untuned: the process would report its memory itself
+        assert student.peer.meter is None  # untuned: the process would report its memory itself
         assert student.run([("answer", "x = 1\n")], 10) == []
         with pytest.raises(RemoteError, match="before the student's code runs"):
             student.tune_allocator()
@@ -123,3 +152,99 @@ def test_the_catalogue_gets_its_memory_verdicts_in_the_students_process(tmp_path
     too much loses it, as tracemalloc in the grader's own process finds (tests/test_catalogue.py)."""
     report = _graded(tmp_path, variant.code)
     assert verdict_problems(variant, report) == [], report.text()
+
+
+def has_memory_cgroups() -> bool:
+    """Whether the jail puts each student process in a memory cgroup of its own here."""
+    groups = UidCgroups.here(64) if isolation_problem() is None else None
+    return groups is not None and groups.memory is not None
+
+
+@pytest.fixture(scope="module")
+def jailing_server(tmp_path_factory: pytest.TempPathFactory):
+    """A kernel server that jails what it starts, with a memory cgroup for each: its socket."""
+    if not has_memory_cgroups():
+        pytest.skip("no jail with a memory cgroup here (Linux, as root, cgroup v1's memory controller)")
+    folder = tmp_path_factory.mktemp("server")
+    server = _start_kernel_server(folder, Limits(seconds=120, memory_mb=2048), [])
+    try:
+        assert _kernel_server_ready(server, folder / "kernels.sock"), (folder / "server.log").read_text()
+        yield str(folder / "kernels.sock")
+    finally:
+        _stop_kernel_server(server)
+
+
+def _work(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+@pytest.mark.parametrize("attack", ELSEWHERE)
+def test_caches_kept_outside_the_process_still_count_in_its_cgroup(tmp_path, jailing_server, attack):
+    """Files and /tmp are charged to the process's memory cgroup: plain backprop loses exactly
+    the memory part. The contrast: its resident size alone (no cgroup) misses them, and the attack earns it."""
+    report = _graded(_work(tmp_path), ELSEWHERE[attack], via=jailing_server)
+    memory = _memory(report)
+    assert not memory.correct and PLAIN_BACKPROP in memory.message, report.text()
+    assert [item.name for item in report.items if not item.correct] == ["memory"], report.text()
+    assert _memory(_graded(tmp_path, ELSEWHERE[attack])).correct
+
+
+@pytest.mark.parametrize("code", [ITERATIVE, *ATTACKS.values()], ids=["iterative", *ATTACKS])
+def test_the_cgroup_gives_the_verdicts_the_resident_size_gives(tmp_path, jailing_server, code):
+    """In a jail, with the peak the kernel keeps: the iterative solution keeps the memory part, and the attacks
+    on the process's own accounting lose it, as above."""
+    report = _graded(_work(tmp_path), code, via=jailing_server)
+    assert _memory(report).correct == (code == ITERATIVE), report.text()
+
+
+@pytest.mark.parametrize("variant", MEASURED, ids=[v.label for v in MEASURED])
+def test_the_catalogue_gets_its_memory_verdicts_in_a_jail(tmp_path, jailing_server, variant):
+    """As above, with the memory cgroup's peak: the same verdicts."""
+    report = _graded(_work(tmp_path), variant.code, via=jailing_server)
+    assert verdict_problems(variant, report) == [], report.text()
+
+
+def test_a_group_meter_counts_the_file_a_process_wrote_and_its_resident_size_does_not(tmp_path):
+    """A process in a uid's memory group writes 16 MiB to a file between two readings: the group's peak holds
+    them (the page cache is charged to it), the process's resident size does not."""
+    from autograder.isolation.resident import memory_group
+
+    if not has_memory_cgroups():
+        pytest.skip("no memory cgroup here (Linux, as root, cgroup v1's memory controller)")
+    groups, uid = UidCgroups.here(64), 60998  # below the jail's pool: no grading run holds it
+    groups.take(uid)
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            groups.join(uid)
+            os.write(done_w, b"in")
+            os.read(go_r, 1)
+            with open(tmp_path / "cache.bin", "wb") as handle:
+                handle.write(np.ones(2**21).tobytes())  # 16 MiB; the bytes object is freed again at once
+            os.write(done_w, b"written")
+            os.read(go_r, 1)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(done_r, 2) == b"in"
+        group = memory_group(pid)
+        assert group == groups.memory / f"uid{uid}"
+        by_group, by_size = GroupMeter(group), ResidentMeter(pid)
+        since_group, since_size = by_group.now(), by_size.now()
+        by_group.start()
+        by_size.start()
+        os.write(go_w, b"x")
+        assert os.read(done_r, 7) == b"written"
+        by_size.sample()
+        assert by_group.peak_above(since_group) >= 16 * 2**20
+        assert by_group.now() - since_group >= 16 * 2**20  # still held, by the page cache
+        assert by_size.peak_above(since_size) < 4 * 2**20
+    finally:
+        os.write(go_w, b"x")
+        os.waitpid(pid, 0)
+        (tmp_path / "cache.bin").unlink()
+        groups.give_back(uid)

@@ -8,8 +8,9 @@ A jailed process has
   notebooks, the gradebook and the grader's scratch folders are not in it;
 - a uid of its own (`UidPool`), not held by any other process while it runs, so it cannot signal,
   trace or read another student's processes, and a cap on that uid's processes and threads: a pids
-  cgroup of the uid's own where the machine has one (task_groups.py: it also counts the forks it
-  refused), else RLIMIT_NPROC (which counts the uid's tasks);
+  cgroup of the uid's own where the machine has one (cgroups.py: it also counts the forks it
+  refused, and a memory group beside it counts what the process holds), else RLIMIT_NPROC (which
+  counts the uid's tasks);
 - optionally no network (the process that is graded talks over a socket it inherits).
 
 What calls it must be single-threaded (a mount namespace is per process, a chroot per thread
@@ -27,7 +28,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.isolation.task_groups import TaskGroups
+from autograder.isolation.cgroups import UidCgroups
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -50,12 +51,12 @@ class Jail:
     shown: tuple[str, ...]
     processes: int = 64
     tmp_mb: int = 256
-    tasks: TaskGroups | None = None  # the cap's cgroups, when this machine has them
+    cgroups: UidCgroups | None = None  # the uid's cgroups (the cap, memory), when this machine has them
 
     @property
     def process_rlimit(self) -> int:
         """RLIMIT_NPROC: the cap itself, or a backstop above the cgroup's, which must be hit first to be counted."""
-        return self.processes * 2 if self.tasks is not None else self.processes
+        return self.processes * 2 if self.cgroups is not None else self.processes
 
     @classmethod
     def for_course(cls, root: Path, processes: int, tmp_mb: int = 256) -> "Jail":
@@ -66,7 +67,7 @@ class Jail:
         for package in ("backprop", "autograder"):
             spec = importlib.util.find_spec(package)
             shown.update(spec.submodule_search_locations or [] if spec else [])
-        return cls(root, tuple(sorted(shown)), processes, tmp_mb, TaskGroups.here(processes))
+        return cls(root, tuple(sorted(shown)), processes, tmp_mb, UidCgroups.here(processes))
 
 
 def problem() -> str | None:
@@ -93,8 +94,8 @@ def enter(jail: Jail, workdir: str, uid: int, readable_files: tuple[str, ...] = 
     file) are shown read-only, and the folders `writable` (where a kernel makes its sockets) writable, all
     handed to the uid. Raises JailError; on success there is no way back."""
     try:
-        if jail.tasks is not None:
-            jail.tasks.join(uid)
+        if jail.cgroups is not None:
+            jail.cgroups.join(uid)
         for folder in (workdir, *writable):
             _chown_tree(folder, uid)
         for path in readable_files:
@@ -135,16 +136,16 @@ class UidPool:
     two grading runs at once never share one (the lock goes when the process holding it ends).
 
     A uid is swept when it is taken and when it is given back: whatever still runs as it (a daemon forked
-    in any session, or left by a run that crashed) is killed. With `tasks`, its cgroup is taken and given
+    in any session, or left by a run that crashed) is killed. With `cgroups`, its groups are taken and given
     back with it, and giving it back tells how many forks and threads the cap refused it."""
 
     def __init__(self, first: int = FIRST_UID, size: int = POOL_SIZE, locks: Path | None = None,
-                 tasks: TaskGroups | None = None) -> None:
+                 cgroups: UidCgroups | None = None) -> None:
         self._free = list(range(first, first + size))  # a uid that turns out to have an account is skipped in take
         self._held: dict[int, int] = {}  # pid -> uid
         self._locks: dict[int, int] = {}  # uid -> the open file whose lock holds it
         self._folder = locks or LOCKS
-        self._tasks = tasks
+        self._cgroups = cgroups
 
     def take(self) -> int:
         import fcntl
@@ -163,9 +164,9 @@ class UidPool:
             self._free.remove(uid)
             self._locks[uid] = fd
             kill_everything_of(uid)
-            if self._tasks is not None:
+            if self._cgroups is not None:
                 try:
-                    self._tasks.take(uid)
+                    self._cgroups.take(uid)
                 except OSError as error:
                     self._give_back(uid)
                     raise JailError(f"no cgroup for uid {uid}: {error}") from error
@@ -182,12 +183,12 @@ class UidPool:
             return None
         kill_everything_of(uid)
         refused = None
-        if self._tasks is not None:
+        if self._cgroups is not None:
             try:
-                refused = self._tasks.refused(uid)
+                refused = self._cgroups.refused(uid)
             except OSError:
                 pass
-            self._tasks.give_back(uid)
+            self._cgroups.give_back(uid)
         self._give_back(uid)
         return refused
 

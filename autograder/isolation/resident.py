@@ -2,9 +2,13 @@
 
 Chapter 6 grades how much memory a checkpointed backward pass keeps. Measured inside the
 student's process (tracemalloc), the number comes from code the student can rewrite there.
-Read here instead, from the kernel's count of the process's resident pages
-(`/proc/<pid>/statm`), nothing the student's code does in its process can change what the
-grader reads, short of holding less memory.
+Read here instead, from the kernel's counts, nothing the student's code does in its process can
+change what the grader reads, short of holding less memory. Two counts, the better one first:
+- the memory cgroup the jail put the process in (cgroups.py; Linux as root, cgroup v1): charged
+  with all the process holds, its children's memory, the page cache of files it wrote, /dev/shm
+  and pipe buffers included, and the kernel keeps its peak (`GroupMeter`);
+- the process's resident pages (`/proc/<pid>/statm`), sampled by the grader each time the code
+  hands control back (`ResidentMeter`): what is kept in a file or another process is not in it.
 
 Two settings make that count follow what the code holds (`tune_allocator`, called in the student's
 process before any of its code runs, for an exercise whose memory is measured): NumPy arrays of
@@ -17,6 +21,9 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
+
+from autograder.isolation.cgroups import CGROUPS, PARENT
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # glibc's mallopt parameters (malloc.h)
@@ -34,17 +41,75 @@ def resident_bytes(pid: int) -> int | None:
         return None
 
 
-class ResidentPeak:
-    """The largest resident size of one process seen over the samples taken while a measured call runs."""
+class ResidentMeter:
+    """A process's resident size: `now()`, and over a measured call (`start()`, then `sample()` whenever the
+    call hands control back, and at its end) the largest seen."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.peak: int | None = None
+        self._peak: int | None = None
+
+    def now(self) -> int | None:
+        return resident_bytes(self.pid)
+
+    def start(self) -> None:
+        self._peak = None
 
     def sample(self) -> None:
         now = resident_bytes(self.pid)
         if now is not None:
-            self.peak = now if self.peak is None else max(self.peak, now)
+            self._peak = now if self._peak is None else max(self._peak, now)
+
+    def peak_above(self, since: int) -> int:
+        """The most held since start(), above the reading `since`."""
+        return (self._peak or since) - since
+
+
+class GroupMeter:
+    """What a memory cgroup is charged, as ResidentMeter's readings, but with the peak the kernel keeps (every
+    moment counts, not only the samples)."""
+
+    def __init__(self, group: Path) -> None:
+        self.group = group
+
+    def now(self) -> int | None:
+        try:
+            return int((self.group / "memory.usage_in_bytes").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def start(self) -> None:
+        with open(self.group / "memory.max_usage_in_bytes", "w") as peak:
+            peak.write("0")  # the peak starts again from what the group holds now
+
+    def sample(self) -> None:
+        pass
+
+    def peak_above(self, since: int) -> int:
+        return int((self.group / "memory.max_usage_in_bytes").read_text()) - since
+
+
+def memory_group(pid: int, cgroups: Path = CGROUPS) -> Path | None:
+    """The v1 memory cgroup the jail put process `pid` in, when the grader can reset its peak; else None.
+    The kernel says which (/proc/<pid>/cgroup), and only root can move a process out of it."""
+    try:
+        with open(f"/proc/{pid}/cgroup") as listed:
+            lines = listed.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(",") and path.startswith(f"/{PARENT}/"):
+            group = cgroups / "memory" / path.lstrip("/")
+            if os.access(group / "memory.max_usage_in_bytes", os.W_OK):
+                return group
+    return None
+
+
+def meter_for(pid: int) -> ResidentMeter | GroupMeter:
+    """The better of the two counts for process `pid` (see the module's docstring)."""
+    group = memory_group(pid)
+    return ResidentMeter(pid) if group is None else GroupMeter(group)
 
 
 def tune_allocator() -> bool:

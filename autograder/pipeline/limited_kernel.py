@@ -193,6 +193,8 @@ def _kernel_child(request: dict, fds: list[int], args: argparse.Namespace, jail=
                 return
         os.close(server_log)
         if request.get("sandbox"):  # not a kernel: the process that holds a student's code while it is graded
+            if request.get("fresh"):  # an interpreter of its own, sharing no page with this server (see remote.py)
+                os.execv(sys.executable, [sys.executable, "-m", "autograder.isolation.sandbox", "--fd", "0"])
             from autograder.isolation.sandbox import serve
 
             serve(socket.socket(fileno=0))
@@ -271,7 +273,7 @@ def _serve(args: argparse.Namespace) -> None:
         from autograder.isolation.jail import Jail, UidPool, adopt_orphans
 
         jail = Jail.for_course(Path(args.jail_root), args.processes)
-        uids = UidPool(tasks=jail.tasks)
+        uids = UidPool(cgroups=jail.cgroups)
         adopt_orphans()
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -156,7 +156,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
             own_limit = True
             try:
                 if student is None:
-                    student, ran, errors = StudentProcess.start(cwd, memory_mb, int(left) + 5, via), 0, []
+                    student = StudentProcess.start(cwd, memory_mb, int(left) + 5, via, fresh=measures_memory)
+                    ran, errors = 0, []
                     student.peer.deadline = time.monotonic() + min(left, test_seconds)
                     if measures_memory:
                         student.tune_allocator()

@@ -1,4 +1,4 @@
-"""The pids cgroups that cap a jailed uid's tasks and count what the cap refused (autograder/isolation/task_groups.py)."""
+"""The pids cgroups that cap a jailed uid's tasks and count what the cap refused (autograder/isolation/cgroups.py)."""
 from __future__ import annotations
 
 import os
@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from autograder.isolation.task_groups import TaskGroups
+from autograder.isolation.cgroups import UidCgroups
 
 UID = 60999  # below the jail's pool, so no grading run holds its group
 
 
-def _groups(cap: int) -> TaskGroups:
-    groups = TaskGroups.here(cap)
+def _groups(cap: int) -> UidCgroups:
+    groups = UidCgroups.here(cap)
     if groups is None:
         pytest.skip("no writable pids controller here (Linux, as root): the jail caps with RLIMIT_NPROC alone")
     return groups
 
 
-def _forks_in_group(groups: TaskGroups, tries: int) -> tuple[int, int]:
+def _forks_in_group(groups: UidCgroups, tries: int) -> tuple[int, int]:
     """A child that joins the group and forks `tries` times: (forks that started, forks refused), as it saw them."""
     read, write = os.pipe()
     pid = os.fork()
@@ -62,7 +62,7 @@ def test_the_cap_refuses_and_counts_every_fork_past_it():
         assert groups.refused(UID) == 7
     finally:
         groups.give_back(UID)
-    assert not (groups.parent / f"uid{UID}").exists()
+    assert not (groups.pids / f"uid{UID}").exists()
 
 
 def test_a_group_taken_again_counts_from_zero():
@@ -116,7 +116,7 @@ def test_a_machine_without_a_pids_controller_has_no_groups(tmp_path: Path, layou
         (tmp_path / "memory" / "cgroup.procs").write_text("")
     elif layout == "v2 without the pids controller":
         (tmp_path / "cgroup.controllers").write_text("cpu memory io\n")
-    assert TaskGroups.here(8, cgroups=tmp_path) is None
+    assert UidCgroups.here(8, cgroups=tmp_path) is None
 
 
 def test_a_folder_that_is_not_a_cgroup_is_refused(tmp_path: Path):
@@ -124,4 +124,4 @@ def test_a_folder_that_is_not_a_cgroup_is_refused(tmp_path: Path):
     then caps with RLIMIT_NPROC, which it could never check)."""
     (tmp_path / "pids").mkdir()
     (tmp_path / "pids" / "cgroup.procs").write_text("")
-    assert TaskGroups.here(8, cgroups=tmp_path) is None
+    assert UidCgroups.here(8, cgroups=tmp_path) is None
