@@ -16,7 +16,7 @@ export MPLBACKEND          := Agg
 # nbgrader runs alembic by name when it makes a gradebook.
 export PATH                := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test test-browser bench lab tour release check venv clean
+.PHONY: demo test test-slow test-browser bench lab tour release check venv clean
 
 venv: $(STAMP)
 
@@ -44,7 +44,11 @@ check: $(STAMP)
 	$(BIN)/bpcourse check
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The suites that grade for minutes (a class of 200, the catalogue in a jail): CI runs them after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
 
 # Every chapter in JupyterLab in headless Chromium (Debian's package, installed with apt when missing
 # and running as root). Screenshots go to out/browser/.

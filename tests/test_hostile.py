@@ -464,6 +464,7 @@ def _defines_once(text: str) -> bool:
     return all(source.count(f"def {name}(") == 1 for name in GRADED)
 
 
+@pytest.mark.slow
 def test_a_class_of_200_gets_one_row_each_and_its_submissions_back_untouched(graded_class):
     from autograder.pipeline.export import export_rows
 
@@ -474,6 +475,7 @@ def test_a_class_of_200_gets_one_row_each_and_its_submissions_back_untouched(gra
     assert {p: p.read_bytes() for p in (root / "submitted").rglob("*") if p.is_file()} == handed_in
 
 
+@pytest.mark.slow
 def test_every_row_of_the_class_is_what_its_case_earns(graded, graded_class):
     """Each hostile copy gets exactly what the same notebook got when graded alone, one job at a time; each
     honest copy gets what every other copy of it gets, full marks for a correct variant, less for a mistake."""
