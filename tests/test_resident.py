@@ -80,10 +80,10 @@ ELSEWHERE = {
 }
 
 
-def _graded(tmp_path: Path, code: str, seed: int = 1, via: str = "") -> Report:
-    with StudentProcess.start(tmp_path, via=via, fresh=bool(via)) as student:
+def _graded(tmp_path: Path, code: str, seed: int = 1, via: str = "", fresh: bool = True) -> Report:
+    with StudentProcess.start(tmp_path, via=via, fresh=fresh) as student:
         assert student.tune_allocator()
-        assert isinstance(student.peer.meter, GroupMeter if via else ResidentMeter)
+        assert isinstance(student.peer.meter, GroupMeter if via and fresh else ResidentMeter)
         assert student.withhold(GATED) > 0
         assert student.run([("answer", "import numpy as np\n" + code)], 60) == []
         student.peer.withheld = set(keys_of(REFERENCE_CODE[NAME]))
@@ -251,3 +251,11 @@ def test_a_group_meter_counts_the_file_a_process_wrote_and_its_resident_size_doe
         os.waitpid(pid, 0)
         (tmp_path / "cache.bin").unlink()
         groups.give_back(uid)
+
+
+def test_a_fork_of_the_server_is_measured_by_its_resident_size(tmp_path, jailing_server):
+    """A student's process forked from the kernel server shares its pages: each it writes would be charged to
+    its memory cgroup anew, so its memory is read from its resident size, and the iterative solution keeps the
+    memory part."""
+    report = _graded(_work(tmp_path), ITERATIVE, via=jailing_server, fresh=False)
+    assert _memory(report).correct, report.text()

@@ -338,10 +338,11 @@ class RemoteNamespace(MutableMapping):
 class StudentProcess:
     """A process holding one student's code, under limits, and the connection to it."""
 
-    def __init__(self, sock: socket.socket, pid: int, stop: Callable[[], None]) -> None:
+    def __init__(self, sock: socket.socket, pid: int, stop: Callable[[], None], shares_pages: bool = False) -> None:
         self.peer = GraderSide(sock)
         self.pid = pid
         self._stop = stop
+        self._shares_pages = shares_pages  # a fork of the kernel server: its memory cgroup would overcount (see start)
 
     @classmethod
     def start(cls, cwd: Path, memory_mb: int = 2048, cpu_s: int = 120, via: str = "",
@@ -400,7 +401,7 @@ class StudentProcess:
         def stop() -> None:
             conn.close()  # the server kills it and all it started (it alone can: it reaps the process)
 
-        return cls(mine, pid, stop)
+        return cls(mine, pid, stop, shares_pages=not fresh)
 
     def __enter__(self) -> "StudentProcess":
         return self
@@ -419,7 +420,7 @@ class StudentProcess:
         resident size, read from here, follows what the code holds. True if it took (glibc); only then is memory
         read from outside the process (else the process reports it itself)."""
         tuned = bool(self.peer.request("tune_allocator"))
-        self.peer.meter = meter_for(self.pid) if tuned else None
+        self.peer.meter = None if not tuned else ResidentMeter(self.pid) if self._shares_pages else meter_for(self.pid)
         return tuned
 
     def withhold(self, references: Mapping[CodeKey, str]) -> int:
