@@ -19,8 +19,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.isolation.jail import FIRST_UID, POOL_SIZE
 from autograder.isolation.cgroups import UidCgroups
+from autograder.isolation.jail import FIRST_UID, POOL_SIZE
 from autograder.pipeline.grade import Limits, grade, isolation_problem
 from autograder.pipeline.release import released_copy
 from test_release import REPO, project_environment  # noqa: F401 - fixture
@@ -329,12 +329,17 @@ def _counts_refused_tasks() -> bool:
     return isolation_problem() is None and UidCgroups.here(LIMITS.processes) is not None
 
 
+def _needs_a_counting_cap() -> None:
+    if not _counts_refused_tasks():
+        pytest.skip("no pids cgroup here: a cap that refuses silently is not seen")
+
+
 @pytest.mark.parametrize("student", STUDENTS + JAILED)
 def test_an_attack_earns_nothing_it_did_not_write(graded, student):
     if student in JAILED:
         _needs_a_jail()
-    if student in COUNTED and not _counts_refused_tasks():
-        pytest.skip("no pids cgroup here: a cap that refuses silently is not seen")
+    if student in COUNTED:
+        _needs_a_counting_cap()
     root, cases, outcomes = graded
     _, score, status, phrase = cases[student]
     outcome = outcomes[student]
@@ -379,15 +384,13 @@ def test_a_kernel_cannot_start_processes_without_end(graded):
 def test_a_cap_that_was_hit_silently_is_still_named(student, graded):
     """Forks or threads refused at the cap and caught without a word: the cell ends normally, and the status
     still names the limit, with how many the cap refused (counted by the kernel's pids cgroup)."""
-    if not _counts_refused_tasks():
-        pytest.skip("no pids cgroup here: a cap that refuses silently is not seen")
+    _needs_a_counting_cap()
     root, _, outcomes = graded
     outcome = outcomes[student]
     assert "nothing to see here" in _printed(root, student)
     assert outcome.status == "process limit", outcome
     refused = int(outcome.detail.split(": ")[1].split()[0])
     assert LIMITS.processes // 2 < refused <= 200, outcome  # 200 tries, and the cap of 64 allows fewer than that
-
 
 
 def test_nothing_a_student_started_outlives_the_grading(graded):

@@ -33,21 +33,19 @@ class UidCgroups:
         pids = _pids_parent(cgroups)
         if pids is None:
             return None
-        groups = cls(pids, cap, _parent(cgroups / "memory", "memory.max_usage_in_bytes"))
         probe = -os.getpid()  # a name no uid has
-        try:
-            groups.take(probe)
-            groups.refused(probe)
-        except OSError:
-            groups.memory = None
+        memory = _parent(cgroups / "memory", "memory.max_usage_in_bytes")
+        for with_memory in ([memory, None] if memory is not None else [None]):  # memory if it works, else without
+            groups = cls(pids, cap, with_memory)
             try:
                 groups.take(probe)
                 groups.refused(probe)
+                return groups
             except OSError:
-                return None
-        finally:
-            groups.give_back(probe)
-        return groups
+                continue
+            finally:
+                groups.give_back(probe)
+        return None
 
     def take(self, uid: int) -> None:
         """Make (or reuse) the uid's groups, capped, and note what the cap has refused so far."""

@@ -131,7 +131,7 @@ def _kernel_limit_args(limits: Limits) -> list[str]:
 
 def _install_limited_kernel(data_dir: Path, limits: Limits, server: str = "", report: Path | None = None) -> None:
     """The kernelspec nbgrader starts: the limited kernel, from the kernel server when there is one (its
-    stand-in then adds to `report` what the kernel's process cap refused)."""
+    stand-in and the server then note in `report` each kernel and what its process cap refused)."""
     spec_dir = data_dir / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, str(LIMITED_KERNEL), *_kernel_limit_args(limits),
