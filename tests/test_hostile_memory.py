@@ -2,7 +2,8 @@
 
 Plain backprop that also runs a spare forward pass gets the recomputation part right and must
 lose the memory part, however it hides what it holds from its own process: the grader reads the
-process's resident memory from outside it (autograder/isolation/resident.py).
+process's memory from outside it, above a floor read before the student's code ran, and the
+process can write no file and open few (autograder/isolation/resident.py).
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from autograder.pipeline.grade import Limits, grade
 from autograder.pipeline.release import released_copy
 from test_hostile import _answer, _feedback, _solved
 from test_release import REPO, project_environment  # noqa: F401 - fixture
-from test_resident import ATTACKS, ELSEWHERE, has_memory_cgroups
+from autograder.isolation.resident import FILES_REFUSED
+from test_resident import ATTACKS, BEFOREHAND, ELSEWHERE, IN_PIPES
 
 pytestmark = pytest.mark.skipif(resident_bytes(os.getpid()) is None, reason="no /proc/<pid>/statm on this system")
 
@@ -29,6 +31,8 @@ POINTS = 6.0
 # Four parts of weight 1 and 'inputs left unchanged' of weight 1/2: the memory part is the one lost.
 WITHOUT_MEMORY = round(POINTS * 3.5 / 4.5, 6)
 PLAIN_BACKPROP = "as much as plain backprop"
+# Those of BEFOREHAND that need no file: a submission's own files are not in the folder its code is scored in.
+IN_MEMORY = {label: code for label, code in BEFOREHAND.items() if "brought" not in label}
 
 
 def _key(label: str) -> str:
@@ -43,7 +47,9 @@ def graded(tmp_path_factory: pytest.TempPathFactory):
     cases = {"honest_solution": _solved(source, student),
              "plain_backprop_with_a_spare_forward": _answer(student, ANSWER, PLAIN_WITH_A_SPARE_FORWARD),
              **{_key(label): _answer(student, ANSWER, code) for label, code in ATTACKS.items()},
-             **{_key(label): _answer(student, ANSWER, code) for label, code in ELSEWHERE.items()}}
+             **{_key(label): _answer(student, ANSWER, code) for label, code in ELSEWHERE.items()},
+             **{_key(label): _answer(student, ANSWER, code) for label, code in IN_MEMORY.items()},
+             "keeps_its_caches_in_pipes": _answer(student, ANSWER, IN_PIPES)}
     for name, nb in cases.items():
         folder = root / "submitted" / name / CHAPTER
         folder.mkdir(parents=True)
@@ -66,12 +72,21 @@ def test_hiding_memory_from_its_own_process_earns_nothing(graded, student):
     assert PLAIN_BACKPROP in _feedback(root, student, CHAPTER)
 
 
-@pytest.mark.parametrize("student", [_key(label) for label in ELSEWHERE])
-def test_caches_kept_in_files_earn_nothing_in_a_jail(graded, student):
-    """Caches in the working folder's files or in /tmp: charged to the process's memory cgroup, so they count."""
-    if not has_memory_cgroups():
-        pytest.skip("no jail with a memory cgroup here: caches in files are not counted (see the README)")
+@pytest.mark.parametrize("student", [*map(_key, IN_MEMORY), "keeps_its_caches_in_pipes"])
+def test_memory_made_before_the_call_or_kept_in_pipes_earns_nothing(graded, student):
+    """A buffer filled before the call counts (it is above the floor read before the student's code ran), and a
+    measured process opens one pipe at most."""
     root, outcomes = graded
     outcome = outcomes[student]
     assert (outcome.score, outcome.status) == (WITHOUT_MEMORY, "graded"), outcome
     assert PLAIN_BACKPROP in _feedback(root, student, CHAPTER)
+
+
+@pytest.mark.parametrize("student", [_key(label) for label in ELSEWHERE])
+def test_caches_kept_in_files_earn_nothing(graded, student):
+    """Caches in the working folder's files or in /tmp: writing a file is refused while memory is measured, so the
+    function fails (in /tmp, its cell already), and the feedback says why."""
+    root, outcomes = graded
+    outcome = outcomes[student]
+    assert (outcome.score, outcome.status) == (0.0, "graded"), outcome
+    assert FILES_REFUSED in _feedback(root, student, CHAPTER)

@@ -23,7 +23,8 @@ from autograder.grading import REFERENCE_CODE, report_for
 from autograder.isolation.peer import RemoteError
 from autograder.isolation.remote import RemoteFunction, StudentProcess
 from autograder.isolation.cgroups import UidCgroups
-from autograder.isolation.resident import GroupMeter, ResidentMeter, resident_bytes
+from autograder.isolation.resident import FILES_REFUSED, GroupMeter, ResidentMeter, resident_bytes
+from autograder.pipeline.scoring import CHAPTER_IMPORTS, TEST_CELL, preloaded
 from autograder.pipeline.grade import Limits, _kernel_server_ready, _start_kernel_server, _stop_kernel_server, isolation_problem
 from autograder.report import Report
 
@@ -74,18 +75,93 @@ IN_FILES = (
     "    if isinstance(value, tuple):\n"
     "        return tuple(unstash(v) for v in value)\n"
     "    return value\n\n" + STASHED)
+# Plain backprop's caches copied into a buffer its cell filled before the call: the call's resident size hardly
+# grows, but the buffer is above the floor read before the student's code ran.
+INTO_A_BUFFER = (
+    "USED = [0]\n\n"
+    "def stash(value):\n"
+    "    if isinstance(value, tuple):\n"
+    "        return tuple(stash(v) for v in value)\n"
+    "    if isinstance(value, np.ndarray) and value.size and value.dtype == POOL.dtype \\\n"
+    "            and USED[0] + value.size <= POOL.size:\n"
+    "        held = POOL[USED[0]:USED[0] + value.size].reshape(value.shape)\n"
+    "        USED[0] += value.size\n"
+    "        held[...] = value\n"
+    "        return held\n"
+    "    return value\n\n" + PLAIN_WITH_A_SPARE_FORWARD.replace("caches.append(cache)", "caches.append(stash(cache))")
+    .replace("    caches = []\n", "    USED[0] = 0\n    caches = []\n", 1))
+LAYERS_100 = "100 * 1024 * 16"  # a hundred of the deep stacks' (1024, 16) activations
+# The file, found where a grading run copies the submission, shared where it can be written (a grading run's copy
+# cannot), else copied on write.
+MAPPED = (
+    "import glob, mmap, os\n\n"
+    "def mapped():\n"
+    "    path = (glob.glob('brought.bin') + glob.glob('../**/brought.bin', recursive=True))[0]\n"
+    "    shared = os.access(path, os.W_OK)\n"
+    "    with open(path, 'r+b' if shared else 'rb') as brought:\n"
+    f"        held = mmap.mmap(brought.fileno(), 8 * {LAYERS_100}, access=mmap.ACCESS_WRITE if shared else mmap.ACCESS_COPY)\n"
+    "    return np.frombuffer(held, dtype=float)\n\n")
+BEFOREHAND = {
+    "fills a buffer beforehand": f"POOL = np.ones({LAYERS_100})\n" + INTO_A_BUFFER,
+    "fills an anonymous mmap beforehand": (
+        f"import mmap\nPOOL = np.frombuffer(mmap.mmap(-1, 8 * {LAYERS_100}), dtype=float)\nPOOL[:] = 1.0\n"
+        + INTO_A_BUFFER),
+    "maps a file it brought beforehand": f"{MAPPED}POOL = mapped()\nPOOL[:] = 1.0\n" + INTO_A_BUFFER,
+    "maps a file it brought during the call": (
+        f"{MAPPED}POOL = np.zeros(0)\n" + INTO_A_BUFFER.replace(
+            "    USED[0] = 0\n", "    global POOL\n    USED[0] = 0\n    POOL = mapped()\n", 1)),
+}
+BROUGHT_BYTES = 8 * 100 * 1024 * 16  # the file such a submission brings along (brought.bin)
+IN_PIPES = (
+    "import fcntl, os\nimport numpy as np\n\n"
+    "def stash(value):\n"
+    "    # each array in a pipe of its own, as many as can be opened; the rest kept as they are\n"
+    "    if isinstance(value, tuple):\n"
+    "        return tuple(stash(v) for v in value)\n"
+    "    if isinstance(value, np.ndarray) and value.size:\n"
+    "        try:\n"
+    "            out, into = os.pipe()\n"
+    "        except OSError:\n"
+    "            return value\n"
+    "        try:\n"
+    "            fcntl.fcntl(into, fcntl.F_SETPIPE_SZ, max(value.nbytes, 4096))\n"
+    "            os.write(into, value.tobytes())\n"
+    "        except OSError:\n"
+    "            os.close(out)\n"
+    "            return value\n"
+    "        finally:\n"
+    "            os.close(into)\n"
+    "        return ('pipe', out, value.dtype.str, value.shape, value.nbytes)\n"
+    "    return value\n\n"
+    "def unstash(value):\n"
+    "    if isinstance(value, tuple) and len(value) == 5 and value[0] == 'pipe':\n"
+    "        data = b''\n"
+    "        while len(data) < value[4]:\n"
+    "            data += os.read(value[1], value[4] - len(data))\n"
+    "        os.close(value[1])\n"
+    "        return np.frombuffer(data, dtype=value[2]).reshape(value[3]).copy()\n"
+    "    if isinstance(value, tuple):\n"
+    "        return tuple(unstash(v) for v in value)\n"
+    "    return value\n\n" + STASHED)
 ELSEWHERE = {
     "keeps its caches in files": "import os\nFOLDER = os.getcwd()\n" + IN_FILES,
     "keeps its caches in /tmp": "import tempfile\nFOLDER = tempfile.gettempdir()\n" + IN_FILES,
 }
 
 
-def _graded(tmp_path: Path, code: str, seed: int = 1, via: str = "", fresh: bool = True) -> Report:
+def _graded(tmp_path: Path, code: str, seed: int = 1, via: str = "", fresh: bool = True, runs: bool = True,
+            floor_after: bool = False) -> Report:
+    """The report on `code` graded in a student's process whose memory is measured: `runs` says its cell raises
+    nothing; with `floor_after`, the floor is read after the cell ran, not before (the contrast)."""
     with StudentProcess.start(tmp_path, via=via, fresh=fresh) as student:
         assert student.tune_allocator()
-        assert isinstance(student.peer.meter, GroupMeter if via and fresh else ResidentMeter)
+        meter = student.peer.meter
+        assert type(meter) is (GroupMeter if via and fresh else ResidentMeter)
         assert student.withhold(GATED) > 0
-        assert student.run([("answer", "import numpy as np\n" + code)], 60) == []
+        assert student.take_memory_floor(["numpy"])
+        assert (student.run([("answer", "import numpy as np\n" + code)], 60) == []) == runs
+        if floor_after:
+            assert meter.floor()
         student.peer.withheld = set(keys_of(REFERENCE_CODE[NAME]))
         return report_for(NAME, student.namespace(), 4, seed)
 
@@ -139,7 +215,7 @@ def test_plain_backprop_cannot_hide_its_memory_from_the_grader(tmp_path, monkeyp
     assert not memory.correct and PLAIN_BACKPROP in memory.message, report.text()
     assert [item.name for item in report.items if not item.correct] == ["memory"], report.text()
     # The contrast: where the process reports its memory itself (no /proc to read), the attack earns the part.
-    monkeypatch.setattr(RemoteFunction, "resident_memory", lambda self: None)
+    monkeypatch.setattr(RemoteFunction, "memory_read_from_outside", lambda self: False)
     assert _memory(_graded(tmp_path, ATTACKS[attack])).correct
 
 
@@ -176,19 +252,65 @@ def jailing_server(tmp_path_factory: pytest.TempPathFactory):
 
 def _work(tmp_path: Path) -> Path:
     work = tmp_path / "work"
-    work.mkdir()
+    work.mkdir(parents=True)
     return work
 
 
-@pytest.mark.parametrize("attack", ELSEWHERE)
-def test_caches_kept_outside_the_process_still_count_in_its_cgroup(tmp_path, jailing_server, attack):
-    """Files and /tmp are charged to the process's memory cgroup: plain backprop loses exactly
-    the memory part. The contrast: its resident size alone (no cgroup) misses them, and the attack earns it."""
-    report = _graded(_work(tmp_path), ELSEWHERE[attack], via=jailing_server)
+def _bringing(work: Path) -> Path:
+    """A working folder holding the file a submission of BEFOREHAND brings along."""
+    brought = work / "brought.bin"
+    brought.write_bytes(bytes(BROUGHT_BYTES))
+    os.chmod(work, 0o777)
+    os.chmod(brought, 0o666)  # the jail's uid writes it
+    return work
+
+
+@pytest.mark.parametrize("jailed", [False, True], ids=["resident size", "memory cgroup"])
+@pytest.mark.parametrize("attack", BEFOREHAND)
+def test_memory_made_before_the_call_counts(tmp_path, request, jailed, attack):
+    """A buffer filled (or a file mapped) before the call, where the call keeps plain backprop's caches: above the
+    floor read before the student's code ran, so it loses exactly the memory part. The contrast: with the floor
+    read after its cell ran, the buffers made there earn it."""
+    via = request.getfixturevalue("jailing_server") if jailed else ""
+    report = _graded(_bringing(_work(tmp_path)), BEFOREHAND[attack], via=via)
     memory = _memory(report)
     assert not memory.correct and PLAIN_BACKPROP in memory.message, report.text()
     assert [item.name for item in report.items if not item.correct] == ["memory"], report.text()
-    assert _memory(_graded(tmp_path, ELSEWHERE[attack])).correct
+    if "during the call" not in attack:
+        assert _memory(_graded(_bringing(_work(tmp_path / "again")), BEFOREHAND[attack], via=via,
+                                       floor_after=True)).correct
+
+
+@pytest.mark.parametrize("jailed", [False, True], ids=["resident size", "memory cgroup"])
+@pytest.mark.parametrize("attack", [*ELSEWHERE, "keeps its caches in pipes"])
+def test_files_and_pipes_cannot_hold_caches_while_memory_is_measured(tmp_path, request, jailed, attack):
+    """Writing a file is refused in a process whose memory is measured, and it can open one pipe at most: plain
+    backprop that keeps its caches there loses the memory part (in a file, every part: its function raises), and
+    the feedback says why."""
+    via = request.getfixturevalue("jailing_server") if jailed else ""
+    code = IN_PIPES if "pipes" in attack else ELSEWHERE[attack]
+    report = _graded(_work(tmp_path), code, via=via, runs="/tmp" not in attack)  # tempfile finds no usable folder
+    if "pipes" in attack:
+        assert PLAIN_BACKPROP in _memory(report).message, report.text()
+        assert [item.name for item in report.items if not item.correct] == ["memory"], report.text()
+    else:
+        assert report.score == 0, report.text()
+        if "/tmp" not in attack:  # there its cell raised, so nothing was defined: test_hostile_memory has the note
+            assert FILES_REFUSED in report.text(), report.text()
+
+
+def test_a_measured_process_writes_no_file_and_opens_few(tmp_path):
+    """The contrast to the above: an unmeasured process writes files and opens pipes as it likes."""
+    code = ("import os\nwith open('x.bin', 'wb') as handle:\n    handle.write(bytes(4096))\n"
+            "pipes = [os.pipe() for _ in range(8)]\n")
+    with StudentProcess.start(tmp_path) as student:
+        assert student.run([("cell", code)], 10) == []
+    with StudentProcess.start(tmp_path) as student:
+        assert student.tune_allocator()
+        errors = student.run([("cell", code)], 10)
+        assert len(errors) == 1 and "File too large" in errors[0][1], errors
+        errors = student.run([("cell", "import os\n" + code.rsplit("\n", 2)[1])], 10)
+        assert len(errors) == 1 and "Too many open files" in errors[0][1], errors
 
 
 @pytest.mark.parametrize("code", [ITERATIVE, *ATTACKS.values()], ids=["iterative", *ATTACKS])
@@ -236,16 +358,16 @@ def test_a_group_meter_counts_the_file_a_process_wrote_and_its_resident_size_doe
         assert os.read(done_r, 2) == b"in"
         group = memory_group(pid)
         assert group == groups.memory / f"uid{uid}"
-        by_group, by_size = GroupMeter(group), ResidentMeter(pid)
-        since_group, since_size = by_group.now(), by_size.now()
+        by_group, by_size = GroupMeter(group, pid), ResidentMeter(pid)
+        assert by_group.floor() and by_size.floor()
         by_group.start()
         by_size.start()
         os.write(go_w, b"x")
         assert os.read(done_r, 7) == b"written"
         by_size.sample()
-        assert by_group.peak_above(since_group) >= 16 * 2**20
-        assert by_group.now() - since_group >= 16 * 2**20  # still held, by the page cache
-        assert by_size.peak_above(since_size) < 4 * 2**20
+        by_group.start()  # the peak starts again from what the group holds now: the page cache still holds them
+        assert by_group.peak() >= 16 * 2**20
+        assert by_size.peak() < 4 * 2**20
     finally:
         os.write(go_w, b"x")
         os.waitpid(pid, 0)
@@ -259,3 +381,27 @@ def test_a_fork_of_the_server_is_measured_by_its_resident_size(tmp_path, jailing
     memory part."""
     report = _graded(_work(tmp_path), ITERATIVE, via=jailing_server, fresh=False)
     assert _memory(report).correct, report.text()
+
+
+def test_the_floor_comes_after_the_chapters_imports_and_the_standard_librarys():
+    """Preloaded before the floor: every import of the chapter's, and the standard library's imported at the top
+    of the student's cells; not another package's, a relative import or one inside a function."""
+    program = [(CHAPTER_IMPORTS, "import numpy as np"), (CHAPTER_IMPORTS, "from backprop.checkpoint import checkpoint_plan"),
+               ("answer cell", "import fractions, helper_cache\nfrom collections import deque\nfrom . import near\n"
+                               "import numpy.linalg\n\ndef f():\n    import decimal\n"),
+               (TEST_CELL, "checkpointed-backward-hidden"), ("your cell 9", "%time\nimport statistics")]
+    assert preloaded(program) == ["numpy", "backprop.checkpoint", "fractions", "collections", "statistics"]
+
+
+def test_a_module_in_the_working_folder_is_not_preloaded(tmp_path, monkeypatch):
+    """Were the working folder on the module path (the student's process does not put it there), a module there
+    (the student's) would still run after the floor, where its memory counts."""
+    from autograder.isolation.sandbox import StudentSide
+
+    (tmp_path / "helper_cache.py").write_text("import numpy as np\nPOOL = np.ones(2**20)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    side = StudentSide.__new__(StudentSide)  # its preloading alone, in this process: no connection needed
+    side.cell_number = 0
+    assert side.op_preload(["helper_cache", "decimal", "no_such_module"]) == 1
+    assert "helper_cache" not in sys.modules and "decimal" in sys.modules

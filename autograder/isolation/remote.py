@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -205,21 +205,21 @@ class RemoteFunction(RemoteObject):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _call_there(self, list(args), kwargs)
 
-    def resident_memory(self) -> int | None:
-        """The bytes the student's process holds now, read from outside it (its memory cgroup's charge, else its
-        resident size: autograder/isolation/resident.py); None where they cannot be read."""
-        return None if self._peer.meter is None else self._peer.meter.now()
+    def memory_read_from_outside(self) -> bool:
+        """Whether the grader reads the student's process's memory from outside it (its memory cgroup's charge, else
+        its resident size: autograder/isolation/resident.py), from a floor read before the student's code ran."""
+        return self._peer.meter is not None and self._peer.meter.floored
 
-    def call_measuring_memory(self, *args: Any, resident_since: int | None = None) -> tuple[Any, int, bool]:
+    def call_measuring_memory(self, *args: Any, from_outside: bool = False) -> tuple[Any, int, bool]:
         """Call it there, measuring the memory it holds; returns (value, peak bytes, resident).
 
-        With `resident_since` (a resident_memory() reading) and the process readable from here: the peak of what
-        it holds above that reading (its memory cgroup's peak, or its resident size sampled whenever the call hands
-        control back: each call of a function the grader lent it, and its return), so resident is True. Otherwise
-        the process reports the most its objects held (tracemalloc), code that the student's could rewrite there,
-        and resident is False."""
+        With `from_outside` (memory_read_from_outside() said so): the peak of what the process holds above its
+        floor (its memory cgroup's peak, or its resident size sampled whenever the call hands control back: each
+        call of a function the grader lent it, and its return), so that what the student's code made before the
+        call counts too, and resident is True. Otherwise the process reports the most its objects held
+        (tracemalloc), code that the student's could rewrite there, and resident is False."""
         peer = self._peer
-        if resident_since is not None and peer.meter is not None:  # resident_since was read there: it is readable
+        if from_outside and self.memory_read_from_outside():
             peer.meter.start()
             peer.measuring = True
             try:
@@ -229,7 +229,7 @@ class RemoteFunction(RemoteObject):
                 peer.measuring = False
             if call.error:
                 raise RemoteError(call.error)
-            return call.value, peer.meter.peak_above(resident_since), True
+            return call.value, peer.meter.peak(), True
         call, reply = _call_there(self, list(args), {}, measure=True, raising=False)
         if call.error:
             raise RemoteError(call.error)
@@ -422,6 +422,13 @@ class StudentProcess:
         tuned = bool(self.peer.request("tune_allocator"))
         self.peer.meter = None if not tuned else ResidentMeter(self.pid) if self._shares_pages else meter_for(self.pid)
         return tuned
+
+    def take_memory_floor(self, modules: Sequence[str]) -> bool:
+        """After tune_allocator, before the student's code runs: import these modules there (so that what they
+        hold is not the student's), then note what the process holds, the floor its memory is measured from.
+        True if the grader can read it."""
+        self.peer.request("preload", modules=list(modules))
+        return self.peer.meter is not None and self.peer.meter.floor()
 
     def withhold(self, references: Mapping[CodeKey, str]) -> int:
         """Gate these reference functions in the student's process, before its code runs: each tells the grader when

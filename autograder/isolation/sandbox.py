@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import builtins
+import importlib.util
 import linecache
 import operator
 import os
@@ -28,12 +29,14 @@ import numpy as np
 
 from autograder.calling import Call, code_of, code_key, describe_exception, invoke
 from autograder.isolation.peer import Peer, PeerStopped
-from autograder.isolation.resident import tune_allocator
+from autograder.isolation.resident import refuse_hiding_places, tune_allocator
 from autograder.isolation.withhold import withhold
 
 BINARY = {name: getattr(operator, name) for name in
           ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lt", "le", "gt", "ge", "eq", "ne")}
 UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
+# Folders the student's code can write: a module found there is not preloaded.
+_SHADOWABLE = tuple(os.path.realpath(folder) + os.sep for folder in ("/tmp", "/var/tmp", "/dev/shm"))
 CONVERSIONS = {"float": float, "int": int, "bool": bool, "repr": repr, "str": str, "len": len, "complex": complex}
 
 
@@ -129,7 +132,32 @@ class StudentSide(Peer):
         which refuses ctypes). Returns whether the C library took the settings."""
         if self.gated or self.cell_number:
             raise PermissionError("the allocator is tuned before the student's code runs")
-        return tune_allocator()
+        tuned = tune_allocator()
+        if tuned:
+            refuse_hiding_places()
+        return tuned
+
+    def op_preload(self, modules: list) -> int:
+        """Import these modules (the chapter's, and the standard library's the student's code imports) before its
+        code runs, so that what they hold is in the floor its memory is measured from; none found in the working
+        folder or /tmp, which the student's files could shadow. Returns how many were imported."""
+        if self.cell_number:
+            raise PermissionError("modules are preloaded before the student's code runs")
+        imported = 0
+        for name in modules:
+            try:  # the top-level package's spec: finding it imports nothing
+                spec = importlib.util.find_spec(str(name).split(".")[0])
+            except (ImportError, ValueError):
+                continue
+            origin = os.path.realpath(spec.origin) if spec is not None and spec.has_location else ""
+            if spec is None or origin.startswith((*_SHADOWABLE, os.path.realpath(os.getcwd()) + os.sep)):
+                continue
+            try:
+                importlib.import_module(str(name))
+                imported += 1
+            except Exception:  # noqa: BLE001 - it is imported again where the student's code does, and fails there
+                pass
+        return imported
 
     def op_lookup(self, name: str) -> Any:
         if name not in self.namespace:

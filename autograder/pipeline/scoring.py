@@ -13,6 +13,7 @@ them.
 from __future__ import annotations
 
 import ast
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from autograder.isolation.sandbox import without_magics
 from autograder.pipeline.notebook_format import is_grade_cell, is_solution_cell
 
 TEST_CELL = "test cell"  # the label of a test cell's place in a student program
+CHAPTER_IMPORTS = "the chapter's imports"  # the label of an import from the student version
 HIDDEN_TEST_STUB = "# The hidden tests run outside this notebook while it is graded; their results appear here."
 # Imports the student's process does not run: display and widgets (no display there), and the grader.
 NOT_IMPORTED = ("matplotlib", "ipywidgets", "IPython", "autograder")
@@ -97,7 +99,7 @@ def student_program(submission: nbformat.NotebookNode, release: nbformat.Noteboo
             continue
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)) and not _not_imported(node):
-                program.append(("the chapter's imports", ast.unparse(node)))
+                program.append((CHAPTER_IMPORTS, ast.unparse(node)))
     release_ids = {cell.get("id") for cell in release.cells}
     for number, cell in enumerate(submission.cells, 1):
         if cell.cell_type != "code":
@@ -118,6 +120,25 @@ def student_program(submission: nbformat.NotebookNode, release: nbformat.Noteboo
     return program
 
 
+def preloaded(program: list[tuple[str, str]]) -> list[str]:
+    """The modules to import in the student's process before its memory floor is read: the chapter's imports, and
+    of those its code imports at the top of a cell, the standard library's (another package's import is the
+    student's to pay for: it could be the student's own)."""
+    modules = []
+    for label, source in program:
+        if label == TEST_CELL:
+            continue
+        try:
+            tree = ast.parse(without_magics(source))
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            modules += [name for name in names if label == CHAPTER_IMPORTS or name.split(".")[0] in sys.stdlib_module_names]
+    return list(dict.fromkeys(modules))
+
+
 def _not_imported(node: ast.AST) -> bool:
     if isinstance(node, ast.Import):
         return any(alias.name.split(".")[0] in NOT_IMPORTED for alias in node.names)
@@ -135,6 +156,7 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
     process scores 0 and says so; the next test gets a fresh process, which runs the program again."""
     from autograder.calling import keys_of
     from autograder.grading import MEASURES_MEMORY, REFERENCE_CODE, report_for
+    from autograder.isolation.resident import refusal_note
     from autograder.isolation.remote import StudentProcess
 
     references = {test.name: keys_of(REFERENCE_CODE.get(test.name, {})) for test in tests}
@@ -162,6 +184,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
                     if measures_memory:
                         student.tune_allocator()
                     student.withhold(gated)
+                    if measures_memory:
+                        student.take_memory_floor(preloaded(program))
                 upto = places.get(test.grade_id, len(program))
                 if upto > ran:
                     cells = [(label, source) for label, source in program[ran:upto] if label != TEST_CELL]
@@ -189,6 +213,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
             failed = [f"{label}: {error}" for label, error in errors]
             if failed and not report.passed:
                 text += "\n  note: when your code was run for grading, " + "; ".join(failed[:3])
+                refused = {refusal_note(error) for _, error in errors} - {None} if measures_memory else set()
+                text += "".join(f"\n  note: {note}" for note in refused if note not in text)
             results[test.grade_id] = Result(text, report.score)
     finally:
         if student is not None:

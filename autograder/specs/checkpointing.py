@@ -9,9 +9,10 @@ projection, which allocates nothing). Four parts:
 - memory: the most the call holds at once, on deep stacks of equal widths, against the bound for
   ceil(L/k) checkpoints plus one segment's k caches (copies, globals and lists of arrays all
   count). A student's function in a process of its own (hidden tests) is measured from outside
-  that process: the peak of its resident memory, read by the grader at every layer call, above
-  what it held when this exercise's grading began (autograder/isolation/resident.py), so code
-  in that process cannot misreport it. One in this process (visible tests, the catalogue) is
+  that process: the peak of its memory cgroup's charge or of its resident size (read by the
+  grader at every layer call), above what it held before the student's code ran, so that a
+  buffer made beforehand and reused counts (autograder/isolation/resident.py); code in that
+  process cannot misreport it. One in this process (visible tests, the catalogue) is
   measured by tracemalloc: the peak of everything allocated during the call;
 - recomputation: the number of layer forwards, at most 2L (one extra forward pass), and, on the
   deep stacks, more than L (a checkpointed backward must recompute the caches it dropped).
@@ -32,6 +33,7 @@ import numpy as np
 
 from autograder.calling import call_student
 from autograder.compare import as_float_array, close
+from autograder.isolation.resident import refusal_note
 from autograder.diagnosis import NAMED, PATTERN, VAGUE, diagnose
 from autograder.layer_grading import references
 from autograder.report import Report
@@ -225,17 +227,16 @@ def make_cases(seed: int, resident: bool = False) -> list[Case]:
 # Running the student's function on one case
 
 
-def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe], resident_since: int | None):
-    """The function call_student calls: wraps the (copied) layers, measures the student's call (from outside its
-    process when it lives in one and `resident_since` was read there)."""
+def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe], outside: bool):
+    """The function call_student calls: wraps the (copied) layers, measures the student's call (from `outside` its
+    process when it lives in one that the grader can read)."""
 
     def measured(layers: list[Layer], X: np.ndarray, dout: np.ndarray, k: int) -> Any:
         given = [InstrumentedLayer(layer, i, log, probes[0], probes[1], case.dout) for i, layer in enumerate(layers)]
         handed = list(given)
         snapshot = [{name: p.copy() for name, p in layer.params.items()} for layer in layers]
         if case.measure and hasattr(student, "call_measuring_memory"):  # it lives in the student's process
-            value, log.peak, log.resident = student.call_measuring_memory(handed, X, dout, k,
-                                                                          resident_since=resident_since)
+            value, log.peak, log.resident = student.call_measuring_memory(handed, X, dout, k, from_outside=outside)
         else:
             value = _measured_call(student, (handed, X, dout, k), log) if case.measure else student(handed, X, dout, k)
         if len(handed) != len(given) or any(a is not b for a, b in zip(handed, given)):
@@ -390,15 +391,15 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
     """Grade namespace['checkpointed_backward']: gradients, peak memory, recomputed forwards."""
     report, failures, modified = Report(NAME, points), Failures(), []
     student = namespace[NAME]
-    # In the student's own process, memory is what it holds beyond this, read from outside it.
-    resident_since = student.resident_memory() if hasattr(student, "resident_memory") else None
-    cases = make_cases(seed, resident=resident_since is not None)
+    # In the student's own process, memory is read from outside it, above what it held before its code ran.
+    outside = student.memory_read_from_outside() if hasattr(student, "memory_read_from_outside") else False
+    cases = make_cases(seed, resident=outside)
     rng = np.random.default_rng(seed + 1)
     for case in cases:
         log = _Log(case.L)
         probes = (_Probe(rng, case.inputs), _Probe(rng, case.douts))
         args = [("layers", case.layers), ("X", case.X), ("dout", case.dout), ("k", case.k)]
-        call = call_student(_run(student, case, log, probes, resident_since), args, REFERENCE)
+        call = call_student(_run(student, case, log, probes, outside), args, REFERENCE)
         report.notes += [n for n in call.notes if n not in report.notes]
         modified += call.modified + log.changed
         if (fatal := fatal_problem(call)) is not None:
@@ -406,6 +407,8 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
                 failures.add(part, fatal, NAMED + 1, case.label)
             break
         if call.error:
+            if outside and (note := refusal_note(call.error)) is not None and note not in report.notes:
+                report.notes.append(note)
             flow = _flow_problem(case, log, finished=False)
             message, rank = (call.error, VAGUE) if flow is None else (flow, NAMED)
             for part in PARTS:
