@@ -125,3 +125,17 @@ def test_a_folder_that_is_not_a_cgroup_is_refused(tmp_path: Path):
     (tmp_path / "pids").mkdir()
     (tmp_path / "pids" / "cgroup.procs").write_text("")
     assert UidCgroups.here(8, cgroups=tmp_path) is None
+
+
+def test_groups_that_no_process_can_join_are_refused(tmp_path: Path):
+    """A v2 layout where the probe's group is made and counts, but a process cannot join it (its cgroup.procs
+    cannot be written): no groups, so that the jail still starts kernels (capped by RLIMIT_NPROC)."""
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    probe = tmp_path / "bpcourse" / f"probe{os.getpid()}"  # the name UidCgroups.here gives its probe
+    probe.mkdir(parents=True)
+    (probe / "pids.events").write_text("max 0\n")
+    (probe / "cgroup.procs").mkdir()  # writing it fails
+    assert UidCgroups.here(8, cgroups=tmp_path) is None
+    (probe / "cgroup.procs").rmdir()  # the contrast: a group that can be joined is taken
+    groups = UidCgroups.here(8, cgroups=tmp_path)
+    assert groups is not None and groups.pids == tmp_path / "bpcourse"

@@ -6,8 +6,8 @@ trace; a pids group's `pids.events` counts them ("max N"). A process's resident 
 holds elsewhere: a child's, a file's page cache, /dev/shm, pipe buffers; its memory group is charged
 all of it, and the kernel keeps the group's peak (resident.py reads it). Linux as root, with the
 controllers writable: pids as cgroup v1 (/sys/fs/cgroup/pids) or v2 (/sys/fs/cgroup), memory as v1
-only (/sys/fs/cgroup/memory). `UidCgroups.here()` is None without pids; the jail then caps with
-RLIMIT_NPROC alone. Standard library only: the kernel server imports it before it forks.
+only (/sys/fs/cgroup/memory). `UidCgroups.here()` is None without pids, or where a process cannot
+join the groups it made (it tries); the jail then caps with RLIMIT_NPROC alone. Standard library only: the kernel server imports it before it forks.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class UidCgroups:
             try:
                 groups.take(probe)
                 groups.refused(probe)
+                groups._joined_by_a_child(probe)
                 return groups
             except OSError:
                 continue
@@ -58,6 +59,20 @@ class UidCgroups:
         """Put this process (before it forks or starts a thread) in the uid's groups."""
         for parent in self._parents():
             _write(parent / _name(uid) / "cgroup.procs", str(os.getpid()))
+
+    def _joined_by_a_child(self, uid: int) -> None:
+        """A child joins the uid's groups and ends; OSError if it could not join. (A jailed process that could not
+        would start no kernel: better no groups, and RLIMIT_NPROC alone.)"""
+        pid = os.fork()
+        if pid == 0:
+            try:
+                self.join(uid)
+                os._exit(0)
+            except BaseException:  # noqa: BLE001 - whatever went wrong, the child only reports it by its status
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise OSError(f"a process cannot join the groups under {self.pids}")
 
     def refused(self, uid: int) -> int:
         """The forks and threads refused at the cap since the uid was taken."""
