@@ -299,13 +299,21 @@ def test_files_and_pipes_cannot_hold_caches_while_memory_is_measured(tmp_path, r
             assert FILES_REFUSED in report.text(), report.text()
 
 
-def test_a_measured_process_writes_no_file_and_opens_few(tmp_path):
-    """The contrast to the above: an unmeasured process writes files and opens pipes as it likes."""
+@pytest.mark.parametrize("socket_number", ["low", "high"])
+def test_a_measured_process_writes_no_file_and_opens_few(tmp_path, socket_number):
+    """The contrast to the above: an unmeasured process writes files and opens pipes as it likes. Its socket to
+    the grader keeps the number it had here: a high one leaves free numbers below it, which are not all given."""
     code = ("import os\nwith open('x.bin', 'wb') as handle:\n    handle.write(bytes(4096))\n"
             "pipes = [os.pipe() for _ in range(8)]\n")
     with StudentProcess.start(tmp_path) as student:
         assert student.run([("cell", code)], 10) == []
-    with StudentProcess.start(tmp_path) as student:
+    taken = [os.open(os.devnull, os.O_RDONLY) for _ in range(20 if socket_number == "high" else 0)]
+    try:
+        student = StudentProcess.start(tmp_path)
+    finally:
+        for fd in taken:
+            os.close(fd)
+    with student:
         assert student.tune_allocator()
         errors = student.run([("cell", code)], 10)
         assert len(errors) == 1 and "File too large" in errors[0][1], errors

@@ -171,7 +171,19 @@ def refuse_hiding_places() -> None:
 
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     try:
-        highest = max(int(fd) for fd in os.listdir("/proc/self/fd"))
+        listed = {int(fd) for fd in os.listdir("/proc/self/fd")}
     except (OSError, ValueError):  # no /proc: the descriptors stay as they are
         return
-    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1 + SPARE_DESCRIPTORS,) * 2)
+    open_now = {fd for fd in listed if _is_open(fd)}  # not the one the listing itself used
+    # A new descriptor takes the lowest free number below the limit (those open above it stay usable), so
+    # the limit lets exactly the first SPARE_DESCRIPTORS free numbers be taken.
+    free = [fd for fd in range(len(open_now) + SPARE_DESCRIPTORS) if fd not in open_now][:SPARE_DESCRIPTORS]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (free[-1] + 1,) * 2)
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
