@@ -413,3 +413,18 @@ def test_a_module_in_the_working_folder_is_not_preloaded(tmp_path, monkeypatch):
     side.cell_number = 0
     assert side.op_preload(["helper_cache", "decimal", "no_such_module"]) == 1
     assert "helper_cache" not in sys.modules and "decimal" in sys.modules
+
+
+def test_pages_in_swap_are_held_too(tmp_path):
+    """Pages the code pushed out to swap still count (this machine may have no swap: a process's /proc files as the
+    kernel writes them, with 4 MiB swapped)."""
+    from autograder.isolation.resident import PAGE_BYTES, held_bytes
+
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "statm").write_text("9000 300 120 1 0 800 0\n")
+    (tmp_path / "7" / "status").write_text("Name:\tpython\nVmRSS:\t    1200 kB\nVmSwap:\t    4096 kB\nThreads:\t1\n")
+    assert held_bytes(7, proc=str(tmp_path)) == 300 * PAGE_BYTES + 4 * 2**20
+    (tmp_path / "7" / "status").write_text("Name:\tpython\nThreads:\t1\n")  # a kernel without swap accounting
+    assert held_bytes(7, proc=str(tmp_path)) == 300 * PAGE_BYTES
+    assert held_bytes(8, proc=str(tmp_path)) is None
+    assert held_bytes(os.getpid()) >= resident_bytes(os.getpid())

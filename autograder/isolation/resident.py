@@ -10,8 +10,9 @@ and reuses in the call counts. Two counts, the better one first:
   with all the process holds, its children's memory, the page cache of files it wrote, /dev/shm
   and pipe buffers included, and the kernel keeps its peak (`GroupMeter`, which also reads the
   resident size and takes the larger);
-- the process's resident pages (`/proc/<pid>/statm`), sampled by the grader each time the code
-  hands control back (`ResidentMeter`): what is kept in a file or another process is not in it.
+- the process's resident pages (`/proc/<pid>/statm`) and its pages in swap, sampled by the grader
+  each time the code hands control back (`ResidentMeter`): what is kept in a file or another
+  process is not in it.
 
 Two settings make that count follow what the code holds (`tune_allocator`, called in the student's
 process before any of its code runs, for an exercise whose memory is measured): NumPy arrays of
@@ -38,13 +39,27 @@ MMAP_THRESHOLD_BYTES = 16 * 1024
 TRIM_THRESHOLD_BYTES = 128 * 1024
 
 
-def resident_bytes(pid: int) -> int | None:
+def resident_bytes(pid: int, proc: str = "/proc") -> int | None:
     """The resident memory of process `pid` in bytes, or None where it cannot be read (not Linux, process gone)."""
     try:
-        with open(f"/proc/{pid}/statm", "rb") as statm:
+        with open(f"{proc}/{pid}/statm", "rb") as statm:
             return int(statm.read().split()[1]) * PAGE_BYTES
     except (OSError, ValueError, IndexError):
         return None
+
+
+def held_bytes(pid: int, proc: str = "/proc") -> int | None:
+    """What process `pid` holds: its resident memory and, where the machine swaps, its pages in swap (code can
+    push its own out: madvise(MADV_PAGEOUT) through the mmap module), in bytes; None where it cannot be read."""
+    resident = resident_bytes(pid, proc)
+    if resident is None:
+        return None
+    try:
+        with open(f"{proc}/{pid}/status", "rb") as status:
+            swapped = next((int(line.split()[1]) * 1024 for line in status if line.startswith(b"VmSwap:")), 0)
+    except (OSError, ValueError, IndexError):
+        swapped = 0
+    return resident + swapped
 
 
 class ResidentMeter:
@@ -58,7 +73,7 @@ class ResidentMeter:
 
     def floor(self) -> bool:
         """Note what the process holds now, before the student's code runs; False if it cannot be read."""
-        self._floor = resident_bytes(self.pid)
+        self._floor = held_bytes(self.pid)
         return self._floor is not None
 
     @property
@@ -69,7 +84,7 @@ class ResidentMeter:
         self._peak = None
 
     def sample(self) -> None:
-        now = resident_bytes(self.pid)
+        now = held_bytes(self.pid)
         if now is not None:
             self._peak = now if self._peak is None else max(self._peak, now)
 
