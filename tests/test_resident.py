@@ -265,13 +265,17 @@ def _bringing(work: Path) -> Path:
     return work
 
 
-@pytest.mark.parametrize("jailed", [False, True], ids=["resident size", "memory cgroup"])
+@pytest.fixture(params=[False, True], ids=["resident size", "memory cgroup"])
+def via(request: pytest.FixtureRequest) -> str:
+    """Where a student's process is started: here (measured by its resident size), or by a jailing server."""
+    return request.getfixturevalue("jailing_server") if request.param else ""
+
+
 @pytest.mark.parametrize("attack", BEFOREHAND)
-def test_memory_made_before_the_call_counts(tmp_path, request, jailed, attack):
+def test_memory_made_before_the_call_counts(tmp_path, via, attack):
     """A buffer filled (or a file mapped) before the call, where the call keeps plain backprop's caches: above the
     floor read before the student's code ran, so it loses exactly the memory part. The contrast: with the floor
     read after its cell ran, the buffers made there earn it."""
-    via = request.getfixturevalue("jailing_server") if jailed else ""
     report = _graded(_bringing(_work(tmp_path)), BEFOREHAND[attack], via=via)
     memory = _memory(report)
     assert not memory.correct and PLAIN_BACKPROP in memory.message, report.text()
@@ -281,13 +285,11 @@ def test_memory_made_before_the_call_counts(tmp_path, request, jailed, attack):
                                        floor_after=True)).correct
 
 
-@pytest.mark.parametrize("jailed", [False, True], ids=["resident size", "memory cgroup"])
 @pytest.mark.parametrize("attack", [*ELSEWHERE, "keeps its caches in pipes"])
-def test_files_and_pipes_cannot_hold_caches_while_memory_is_measured(tmp_path, request, jailed, attack):
+def test_files_and_pipes_cannot_hold_caches_while_memory_is_measured(tmp_path, via, attack):
     """Writing a file is refused in a process whose memory is measured, and it can open one pipe at most: plain
     backprop that keeps its caches there loses the memory part (in a file, every part: its function raises), and
     the feedback says why."""
-    via = request.getfixturevalue("jailing_server") if jailed else ""
     code = IN_PIPES if "pipes" in attack else ELSEWHERE[attack]
     report = _graded(_work(tmp_path), code, via=via, runs="/tmp" not in attack)  # tempfile finds no usable folder
     if "pipes" in attack:

@@ -7,7 +7,8 @@ holds elsewhere: a child's, a file's page cache, /dev/shm, pipe buffers; its mem
 all of it, and the kernel keeps the group's peak (resident.py reads it). Linux as root, with the
 controllers writable: pids as cgroup v1 (/sys/fs/cgroup/pids) or v2 (/sys/fs/cgroup), memory as v1
 only (/sys/fs/cgroup/memory). `UidCgroups.here()` is None without pids, or where a process cannot
-join the groups it made (it tries); the jail then caps with RLIMIT_NPROC alone. Standard library only: the kernel server imports it before it forks.
+join the groups it made (it tries); the jail then caps with RLIMIT_NPROC alone. Standard library
+only: the kernel server imports it before it forks.
 """
 from __future__ import annotations
 

@@ -210,16 +210,16 @@ class RemoteFunction(RemoteObject):
         its resident size: autograder/isolation/resident.py), from a floor read before the student's code ran."""
         return self._peer.meter is not None and self._peer.meter.floored
 
-    def call_measuring_memory(self, *args: Any, from_outside: bool = False) -> tuple[Any, int, bool]:
+    def call_measuring_memory(self, *args: Any) -> tuple[Any, int, bool]:
         """Call it there, measuring the memory it holds; returns (value, peak bytes, resident).
 
-        With `from_outside` (memory_read_from_outside() said so): the peak of what the process holds above its
+        Where memory_read_from_outside(): the peak of what the process holds above its
         floor (its memory cgroup's peak, or its resident size sampled whenever the call hands control back: each
         call of a function the grader lent it, and its return), so that what the student's code made before the
         call counts too, and resident is True. Otherwise the process reports the most its objects held
         (tracemalloc), code that the student's could rewrite there, and resident is False."""
         peer = self._peer
-        if from_outside and self.memory_read_from_outside():
+        if self.memory_read_from_outside():
             peer.meter.start()
             peer.measuring = True
             try:

@@ -111,8 +111,8 @@ class GroupMeter(ResidentMeter):
             return None
 
     def floor(self) -> bool:
-        self._group_floor = self._usage("memory.usage_in_bytes")
-        return super().floor() and self._group_floor is not None
+        self._group_floor = self._usage("memory.usage_in_bytes")  # None: peak() falls back on the resident size
+        return super().floor()
 
     def start(self) -> None:
         super().start()
@@ -168,9 +168,10 @@ FILES_REFUSED = ("while this exercise's memory is measured, your code can write 
 _OS_ERROR = re.compile(r"\b(OSError|IOError|FileNotFoundError|PermissionError)\b")
 
 
-def refusal_note(error: str) -> str | None:
-    """FILES_REFUSED, for an error (as describe_exception gives it) that refuse_hiding_places may have caused."""
-    return FILES_REFUSED if _OS_ERROR.search(error) else None
+def may_be_refused(error: str) -> bool:
+    """Whether refuse_hiding_places may have caused this error (as describe_exception gives it): FILES_REFUSED says
+    why."""
+    return _OS_ERROR.search(error) is not None
 
 
 # Descriptors left free above those open: a module's file while it is imported, and one pipe (1 MiB at most).

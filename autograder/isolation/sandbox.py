@@ -35,9 +35,9 @@ from autograder.isolation.withhold import withhold
 BINARY = {name: getattr(operator, name) for name in
           ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "lt", "le", "gt", "ge", "eq", "ne")}
 UNARY = {"neg": operator.neg, "pos": operator.pos, "abs": operator.abs}
+CONVERSIONS = {"float": float, "int": int, "bool": bool, "repr": repr, "str": str, "len": len, "complex": complex}
 # Folders the student's code can write: a module found there is not preloaded.
 _SHADOWABLE = tuple(os.path.realpath(folder) + os.sep for folder in ("/tmp", "/var/tmp", "/dev/shm"))
-CONVERSIONS = {"float": float, "int": int, "bool": bool, "repr": repr, "str": str, "len": len, "complex": complex}
 
 
 def without_magics(source: str) -> str:

@@ -22,8 +22,9 @@ the signals Jupyter sends it (interrupt, terminate) go to the kernel, and it exi
 exits, with its status. With FILE (which the jailed kernel cannot see), it notes there the kernel it
 got, and the server notes when that kernel has ended how many forks and threads its process cap
 refused, where it counts them (the server, because Jupyter may kill the stand-in first). If it is
-killed, the server kills the kernel. If the server cannot be reached or gives no kernel, it exits with an error: it never starts one the plain way, which
-would be outside the jail the server puts kernels in. It imports nothing but the standard library.
+killed, the server kills the kernel. If the server cannot be reached or gives no kernel, it exits
+with an error: it never starts one the plain way, which would be outside the jail the server puts
+kernels in. It imports nothing but the standard library.
 
 Semantics kept from a plain start: the kernel's sys.path, sys.argv, working folder and
 environment are those of `python -m ipykernel_launcher ARGS` run by the stand-in; Python's

@@ -156,7 +156,7 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
     process scores 0 and says so; the next test gets a fresh process, which runs the program again."""
     from autograder.calling import keys_of
     from autograder.grading import MEASURES_MEMORY, REFERENCE_CODE, report_for
-    from autograder.isolation.resident import refusal_note
+    from autograder.isolation.resident import FILES_REFUSED, may_be_refused
     from autograder.isolation.remote import StudentProcess
 
     references = {test.name: keys_of(REFERENCE_CODE.get(test.name, {})) for test in tests}
@@ -213,8 +213,8 @@ def score(program: list[tuple[str, str]], tests: list[HiddenTest], cwd: Path, de
             failed = [f"{label}: {error}" for label, error in errors]
             if failed and not report.passed:
                 text += "\n  note: when your code was run for grading, " + "; ".join(failed[:3])
-                refused = {refusal_note(error) for _, error in errors} - {None} if measures_memory else set()
-                text += "".join(f"\n  note: {note}" for note in refused if note not in text)
+                if measures_memory and any(may_be_refused(e) for _, e in errors) and FILES_REFUSED not in text:
+                    text += f"\n  note: {FILES_REFUSED}"
             results[test.grade_id] = Result(text, report.score)
     finally:
         if student is not None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from autograder.calling import call_student
 from autograder.compare import as_float_array, close
-from autograder.isolation.resident import refusal_note
+from autograder.isolation.resident import FILES_REFUSED, may_be_refused
 from autograder.diagnosis import NAMED, PATTERN, VAGUE, diagnose
 from autograder.layer_grading import references
 from autograder.report import Report
@@ -227,8 +227,8 @@ def make_cases(seed: int, resident: bool = False) -> list[Case]:
 # Running the student's function on one case
 
 
-def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe], outside: bool):
-    """The function call_student calls: wraps the (copied) layers, measures the student's call (from `outside` its
+def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe]):
+    """The function call_student calls: wraps the (copied) layers, measures the student's call (from outside its
     process when it lives in one that the grader can read)."""
 
     def measured(layers: list[Layer], X: np.ndarray, dout: np.ndarray, k: int) -> Any:
@@ -236,7 +236,7 @@ def _run(student: Any, case: Case, log: _Log, probes: tuple[_Probe, _Probe], out
         handed = list(given)
         snapshot = [{name: p.copy() for name, p in layer.params.items()} for layer in layers]
         if case.measure and hasattr(student, "call_measuring_memory"):  # it lives in the student's process
-            value, log.peak, log.resident = student.call_measuring_memory(handed, X, dout, k, from_outside=outside)
+            value, log.peak, log.resident = student.call_measuring_memory(handed, X, dout, k)
         else:
             value = _measured_call(student, (handed, X, dout, k), log) if case.measure else student(handed, X, dout, k)
         if len(handed) != len(given) or any(a is not b for a, b in zip(handed, given)):
@@ -399,7 +399,7 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
         log = _Log(case.L)
         probes = (_Probe(rng, case.inputs), _Probe(rng, case.douts))
         args = [("layers", case.layers), ("X", case.X), ("dout", case.dout), ("k", case.k)]
-        call = call_student(_run(student, case, log, probes, outside), args, REFERENCE)
+        call = call_student(_run(student, case, log, probes), args, REFERENCE)
         report.notes += [n for n in call.notes if n not in report.notes]
         modified += call.modified + log.changed
         if (fatal := fatal_problem(call)) is not None:
@@ -407,8 +407,8 @@ def grade_checkpointed_backward(namespace: MutableMapping[str, Any], points: flo
                 failures.add(part, fatal, NAMED + 1, case.label)
             break
         if call.error:
-            if outside and (note := refusal_note(call.error)) is not None and note not in report.notes:
-                report.notes.append(note)
+            if outside and may_be_refused(call.error) and FILES_REFUSED not in report.notes:
+                report.notes.append(FILES_REFUSED)
             flow = _flow_problem(case, log, finished=False)
             message, rank = (call.error, VAGUE) if flow is None else (flow, NAMED)
             for part in PARTS:
